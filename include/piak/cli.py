@@ -1,0 +1,99 @@
+"""``python -m piak``: the command line for administrators.
+
+Each sub-command imports its module only when it runs, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from piak.errors import PiakError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m piak",
+        description="PIAK Ops: SOP Bidang PIAK sebagai DAG Apache Airflow.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sops = sub.add_parser("sops", help="print the SOP registry (steps, roles, standard times)")
+    sops.add_argument("--json", action="store_true", help="print as JSON")
+    sops.set_defaults(handler=_run_sops)
+
+    demo = sub.add_parser("demo-db", help="write a demo SIAK SQLite database")
+    demo.add_argument("--residents", type=int, default=100_000, help="number of residents")
+    demo.add_argument("--out", required=True, help="path of the SQLite file to write")
+    demo.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    demo.set_defaults(handler=_run_demo_db)
+
+    agenda = sub.add_parser("agenda", help="the agenda (log book) of SOP runs")
+    agenda_sub = agenda.add_subparsers(dest="agenda_command", required=True, metavar="ACTION")
+    export = agenda_sub.add_parser("export", help="write one month of the agenda (.xlsx or .csv)")
+    export.add_argument("--month", required=True, help="month as YYYY-MM (WIB)")
+    export.add_argument("--out", required=True, help="output file, .xlsx or .csv")
+    export.set_defaults(handler=_run_agenda_export)
+
+    demo_cmd = sub.add_parser(
+        "demo", help="run the embedded default: demo SIAK database + airflow standalone"
+    )
+    demo_cmd.add_argument("--port", type=int, default=8080, help="API server port (loopback)")
+    demo_cmd.add_argument("--residents", type=int, default=100_000, help="demo database size")
+    demo_cmd.set_defaults(handler=_run_demo)
+
+    roles = sub.add_parser("roles", help="print who holds which office role")
+    roles.set_defaults(handler=_run_roles)
+    return parser
+
+
+def _run_sops(args: argparse.Namespace) -> int:
+    from piak import registry
+
+    sops = registry.load_registry()
+    print(registry.to_json(sops) if args.json else registry.format_text(sops))
+    return 0
+
+
+def _run_demo_db(args: argparse.Namespace) -> int:
+    from piak import demo_db
+
+    summary = demo_db.generate(args.out, residents=args.residents, seed=args.seed)
+    print(summary)
+    return 0
+
+
+def _run_agenda_export(args: argparse.Namespace) -> int:
+    from piak import agenda
+
+    path, count = agenda.export_month(args.month, args.out)
+    print(f"{count} entri agenda bulan {args.month} ditulis ke {path}")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from piak import demo
+
+    return demo.run_standalone(port=args.port, residents=args.residents)
+
+
+def _run_roles(args: argparse.Namespace) -> int:
+    from piak import roles
+
+    for role, users in roles.load_roles().items():
+        print(f"{role:<14} {', '.join(u['id'] for u in users) or '-'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except PiakError as exc:
+        print(f"galat: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

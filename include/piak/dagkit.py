@@ -1,0 +1,117 @@
+"""Building blocks for the SOP DAG files: the DAG itself and its operational steps.
+
+A DAG file reads like its SOP table::
+
+    with sop_dag("helpdesk", params=...):
+        record = work("helpdesk", 1, task_id="record_complaint", run="piak.helpdesk:record")
+        triage = signoff.decision("helpdesk", 2, task_id="decide_handling", choices=[...])
+
+Operational steps name their code as ``"module:function"``; it is imported when the task runs,
+so parsing a DAG file imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, BaseOperator
+
+from piak import registry, settings, steps
+
+OWNER = "bidang-piak"
+START_DATE = pendulum.datetime(2026, 1, 1, tz=settings.TIMEZONE)
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "on_failure_callback": steps.record_failure,
+}
+
+
+def sop_dag(
+    sop_code: str,
+    *,
+    schedule: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: list[str] | None = None,
+    **kwargs: Any,
+) -> DAG:
+    """The DAG of one SOP: ``dag_id`` = SOP code = file stem; its doc is the SOP table.
+
+    ``schedule`` is a cron expression read in Asia/Jakarta (WIB) or None for manual runs.
+    """
+    from airflow.sdk import CronTriggerTimetable
+
+    sop = registry.get_sop(sop_code)
+    return DAG(
+        dag_id=sop_code,
+        description=sop.title,
+        doc_md=steps.sop_doc(sop),
+        schedule=CronTriggerTimetable(schedule, timezone=settings.TIMEZONE) if schedule else None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=kwargs.pop("max_active_runs", 16),
+        default_args=DEFAULT_ARGS,
+        params=dict(params or {}),
+        tags=["sop", sop_code, *(tags or [])],
+        **kwargs,
+    )
+
+
+class SopStepOperator(BaseOperator):
+    """Runs the code of one operational SOP step and writes its outcome to the agenda.
+
+    ``run`` is ``"module:function"``; the function takes the task context and returns small
+    metadata (a dict; its ``output_ref`` and ``note`` go to the agenda) or None. It must be
+    idempotent: a retry runs it again.
+    """
+
+    template_fields = ("op_kwargs",)
+
+    def __init__(
+        self,
+        *,
+        sop_code: str,
+        step_number: int,
+        run: str,
+        op_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        step = registry.get_sop(sop_code).step(step_number)
+        kwargs.setdefault("doc_md", steps.step_doc(registry.get_sop(sop_code), step))
+        super().__init__(**kwargs)
+        self.sop_code, self.step_number, self.role = sop_code, step_number, step.role
+        self.run_path = run
+        self.op_kwargs = dict(op_kwargs or {})
+        if ":" not in run:
+            raise ValueError(f"{self.task_id}: run must be 'module:function', got {run!r}")
+
+    def execute(self, context: Any) -> Any:
+        result = resolve(self.run_path)(context, **self.op_kwargs) or {}
+        steps.record_step(
+            context,
+            sop_code=self.sop_code,
+            step_number=self.step_number,
+            role=self.role,
+            outcome=result.get("outcome", "done"),
+            output_ref=result.get("output_ref"),
+            note=result.get("note"),
+        )
+        return result
+
+
+def work(sop_code: str, step_number: int, *, task_id: str, run: str, **kwargs: Any) -> BaseOperator:
+    """An operational step of ``sop_code`` performed by code (see :class:`SopStepOperator`)."""
+    return SopStepOperator(
+        sop_code=sop_code, step_number=step_number, run=run, task_id=task_id, **kwargs
+    )
+
+
+def resolve(path: str) -> Callable[..., Any]:
+    """Import ``"package.module:function"``."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)

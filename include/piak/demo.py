@@ -1,0 +1,150 @@
+"""The embedded default: a project-local Airflow (``airflow standalone``) with the office's users.
+
+Used by ``make demo`` (``python -m piak demo``) and by the end-to-end tests, so both run the
+same configuration: SQLite metadata under a project-local ``AIRFLOW_HOME``, the project's DAGs
+and plugins, no example DAGs, parallelism suited to 2 cores, the API server on loopback, and one
+login per office role (simple auth manager) with generated passwords kept only in
+``AIRFLOW_HOME``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from piak import roles, settings
+
+#: Simple-auth-manager role of the office users: USER may answer sign-offs and trigger DAGs.
+OFFICE_ROLE = "user"
+
+
+def logins(roles_path: Path | None = None) -> dict[str, str]:
+    """Airflow login -> simple auth manager role: ``admin`` plus every user in the role file."""
+    result = {"admin": "admin"}
+    for users in roles.load_roles(roles_path).values():
+        for user in users:
+            result.setdefault(user["id"], OFFICE_ROLE)
+    return result
+
+
+def airflow_env(
+    airflow_home: Path,
+    *,
+    port: int = 8080,
+    piak_home: Path | None = None,
+    roles_path: Path | None = None,
+    parallelism: int = 4,
+) -> dict[str, str]:
+    """Environment for every Airflow process of the embedded default."""
+    root = settings.PROJECT_ROOT
+    piak_home = piak_home or settings.home()
+    users = ",".join(f"{login}:{role}" for login, role in logins(roles_path).items())
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+            "AIRFLOW__CORE__DEFAULT_TIMEZONE": settings.TIMEZONE,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
+            "PIAK_HOME": str(piak_home),
+            "PIAK_AIRFLOW_URL": f"http://127.0.0.1:{port}",
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(root / "include"), os.environ.get("PYTHONPATH")])
+            ),
+        }
+    )
+    if roles_path:
+        env["PIAK_ROLES_FILE"] = str(roles_path)
+    return env
+
+
+def ensure_passwords(airflow_home: Path, roles_path: Path | None = None) -> dict[str, str]:
+    """Give every login a generated password (kept, owner-only, in AIRFLOW_HOME) and return them.
+
+    Existing passwords are kept, so a second ``make demo`` prints the same ones.
+    """
+    path = airflow_home / "simple_auth_manager_passwords.json.generated"
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
+    wanted = {
+        login: current.get(login) or secrets.token_urlsafe(12) for login in logins(roles_path)
+    }
+    if wanted != current:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(wanted, indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return wanted
+
+
+def airflow_bin() -> str:
+    """The ``airflow`` executable of the running interpreter's environment."""
+    candidate = Path(sys.executable).parent / "airflow"
+    return str(candidate) if candidate.exists() else (shutil.which("airflow") or "airflow")
+
+
+def run_standalone(
+    *, port: int = 8080, residents: int = 100_000, seed: int = 1, airflow_home: Path | None = None
+) -> int:
+    """``make demo``: demo database, users, then ``airflow standalone`` until Ctrl-C."""
+    from piak import demo_db
+
+    airflow_home = airflow_home or settings.PROJECT_ROOT / "airflow_home"
+    database = settings.demo_siak_db()
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        print(f"Membuat basis data demo SIAK ({residents:,} penduduk)…".replace(",", "."))
+        print(demo_db.generate(database, residents=residents, seed=seed))
+    passwords = ensure_passwords(airflow_home)
+    print(f"\nAirflow: http://127.0.0.1:{port}  (AIRFLOW_HOME={airflow_home})")
+    print("Login per peran (kata sandi dibuat acak, disimpan hanya di AIRFLOW_HOME):")
+    for login, password in passwords.items():
+        print(f"  {login:<14} {password}")
+    print("Tekan Ctrl-C untuk menghentikan semuanya.\n", flush=True)
+    env = airflow_env(airflow_home, port=port)
+    proc = subprocess.Popen([airflow_bin(), "standalone"], env=env, start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        return stop(proc)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
+    """Stop a process group started with ``start_new_session``: SIGINT, then SIGKILL."""
+    if proc.poll() is not None:
+        return proc.returncode
+    for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Children that outlived the group leader still belong to the group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode if proc.returncode is not None else -9

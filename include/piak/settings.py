@@ -1,0 +1,46 @@
+"""Where PIAK Ops keeps its state, read from ``PIAK_*`` environment variables.
+
+Every setting is read when asked for (never cached at import), so tests and the CLI can point
+the package elsewhere with an environment variable. Secrets never live here: they are Airflow
+Connections.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The repository root when running from a checkout (``include/piak/settings.py`` -> repo).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+TIMEZONE = "Asia/Jakarta"
+
+
+def home() -> Path:
+    """Base directory for runtime state (agenda, demo database, storage); ``PIAK_HOME``."""
+    return Path(os.environ.get("PIAK_HOME") or PROJECT_ROOT / "var")
+
+
+def agenda_url() -> str:
+    """SQLAlchemy URL of the agenda store; ``PIAK_AGENDA_URL`` (default: SQLite under home)."""
+    return os.environ.get("PIAK_AGENDA_URL") or f"sqlite:///{home() / 'agenda.db'}"
+
+
+def roles_file() -> Path:
+    """The role-to-users mapping; ``PIAK_ROLES_FILE`` (default: ``config/roles.yaml``)."""
+    return Path(os.environ.get("PIAK_ROLES_FILE") or PROJECT_ROOT / "config" / "roles.yaml")
+
+
+def demo_siak_db() -> Path:
+    """The demo SIAK SQLite database of the embedded default; ``PIAK_DEMO_SIAK_DB``."""
+    return Path(os.environ.get("PIAK_DEMO_SIAK_DB") or home() / "siak_demo.db")
+
+
+def airflow_base_url() -> str:
+    """Base URL of the Airflow UI, used for links in sign-off bodies; ``PIAK_AIRFLOW_URL``."""
+    return (os.environ.get("PIAK_AIRFLOW_URL") or "http://127.0.0.1:8080").rstrip("/")
+
+
+def storage() -> Path:
+    """Shared storage every worker reaches (files between tasks); ``PIAK_STORAGE``."""
+    return Path(os.environ.get("PIAK_STORAGE") or home() / "storage")

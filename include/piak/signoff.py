@@ -1,0 +1,316 @@
+"""Sign-off steps: one SOP registry step becomes one human-in-the-loop task.
+
+* :func:`approval` - the role holder approves or rejects (``ApprovalOperator``),
+* :func:`decision` - a decision diamond: the role holder picks the next step
+  (``HITLBranchOperator``),
+* :func:`entry` - the role holder enters data, e.g. a letter number (``HITLEntryOperator``).
+
+Subject and body (Bahasa Indonesia) come from the registry: the activity, its Kelengkapan and
+Output, the standard time, and links to what the person must look at. Only the users holding the
+step's role (``config/roles.yaml``) may answer. Every answer can carry a note (``catatan``); a
+rejection without one is not accepted: the request is opened again. Each answer is written to the
+agenda with the user who gave it.
+
+This module imports the standard provider's operators: import it from DAG files only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import (
+    ApprovalOperator,
+    HITLBranchOperator,
+    HITLEntryOperator,
+    HITLOperator,
+)
+from airflow.sdk import Param
+
+from piak import registry, roles, settings, steps, timeouts
+
+log = logging.getLogger(__name__)
+
+NOTE = "catatan"
+APPROVE = "Setujui"
+REJECT = "Tolak"
+_SUBJECT_MAX = 150
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One way out of a decision diamond: the label the person sees, the task it leads to, and
+    what the agenda records (``approved``, ``rejected`` or ``returned``; the last two need a note).
+    """
+
+    label: str
+    task_id: str
+    outcome: str = "approved"
+
+    @property
+    def needs_note(self) -> bool:
+        return self.outcome in ("rejected", "returned")
+
+
+class _SignoffMixin:
+    """Shared by the three sign-off operators: note rule and agenda record."""
+
+    sop_code: str
+    step_number: int
+    role: str
+
+    def _needs_note(self, chosen: list[str]) -> bool:
+        return False
+
+    def _outcome(self, chosen: list[str]) -> str:
+        return "approved"
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        if "error" not in event:
+            chosen = event.get("chosen_options") or []
+            note = ((event.get("params_input") or {}).get(NOTE) or "").strip()
+            if self._needs_note(chosen) and not note:
+                self._ask_again(context, chosen)
+        result = super().execute_complete(context=context, event=event)  # type: ignore[misc]
+        self._record(context, result)
+        return result
+
+    def _ask_again(self, context: Any, chosen: list[str]) -> None:
+        """Reopen the request: a rejection or return must say why."""
+        from airflow.sdk.exceptions import TaskAwaitingInput
+        from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+
+        op: HITLOperator = self  # type: ignore[assignment]
+        log.warning(
+            "Jawaban %s tanpa catatan tidak diterima: permintaan dibuka kembali", ", ".join(chosen)
+        )
+        upsert_hitl_detail(
+            ti_id=context["task_instance"].id,
+            options=op.options,
+            subject=op.subject,
+            body=op.body,
+            defaults=op.defaults,
+            multiple=op.multiple,
+            params=op.serialized_params,
+            assigned_users=op.assigned_users,
+        )
+        raise TaskAwaitingInput(method_name="execute_complete", timeout=op.response_timeout)
+
+    def _record(self, context: Any, result: Mapping[str, Any]) -> None:
+        user = result.get("responded_by_user") or {}
+        params_input = dict(result.get("params_input") or {})
+        note = (params_input.pop(NOTE, None) or "").strip() or None
+        chosen = list(result.get("chosen_options") or [])
+        entered = ", ".join(f"{k}={v}" for k, v in params_input.items() if v not in (None, ""))
+        steps.record_step(
+            context,
+            sop_code=self.sop_code,
+            step_number=self.step_number,
+            role=self.role,
+            outcome=self._outcome(chosen),
+            actor=user.get("name") or user.get("id"),
+            output_ref="; ".join(filter(None, [", ".join(chosen), entered])) or None,
+            note=note,
+        )
+
+
+class RoleApprovalOperator(_SignoffMixin, ApprovalOperator):
+    """Approve / reject by the holder of a role; a rejection needs a note."""
+
+    APPROVE = APPROVE
+    REJECT = REJECT
+
+    def __init__(self, *, sop_code: str, step_number: int, role: str, **kwargs: Any) -> None:
+        self.sop_code, self.step_number, self.role = sop_code, step_number, role
+        super().__init__(**kwargs)
+
+    def _needs_note(self, chosen: list[str]) -> bool:
+        return REJECT in chosen
+
+    def _outcome(self, chosen: list[str]) -> str:
+        return "rejected" if REJECT in chosen else "approved"
+
+
+class RoleBranchOperator(_SignoffMixin, HITLBranchOperator):
+    """A decision diamond answered by the holder of a role."""
+
+    def __init__(
+        self, *, sop_code: str, step_number: int, role: str, choices: list[Choice], **kwargs: Any
+    ) -> None:
+        self.sop_code, self.step_number, self.role = sop_code, step_number, role
+        self.choices = choices
+        super().__init__(
+            options=[c.label for c in choices],
+            options_mapping={c.label: c.task_id for c in choices},
+            **kwargs,
+        )
+
+    def _needs_note(self, chosen: list[str]) -> bool:
+        return any(c.needs_note for c in self.choices if c.label in chosen)
+
+    def _outcome(self, chosen: list[str]) -> str:
+        outcomes = {c.outcome for c in self.choices if c.label in chosen}
+        for outcome in ("rejected", "returned"):
+            if outcome in outcomes:
+                return outcome
+        return "approved"
+
+
+class RoleEntryOperator(_SignoffMixin, HITLEntryOperator):
+    """A form filled in by the holder of a role (a number, a finding, a note)."""
+
+    def __init__(self, *, sop_code: str, step_number: int, role: str, **kwargs: Any) -> None:
+        self.sop_code, self.step_number, self.role = sop_code, step_number, role
+        super().__init__(**kwargs)
+
+    def _outcome(self, chosen: list[str]) -> str:
+        return "done"
+
+
+def approval(
+    sop_code: str,
+    step_number: int,
+    *,
+    task_id: str,
+    show: str | None = None,
+    links: Mapping[str, str] | None = None,
+    fail_on_reject: bool = False,
+    **kwargs: Any,
+) -> RoleApprovalOperator:
+    """An approve / reject sign-off for a registry step (reject skips what follows, or fails the
+    run with ``fail_on_reject``)."""
+    return RoleApprovalOperator(
+        fail_on_reject=fail_on_reject,
+        **_common(sop_code, step_number, task_id, show, links, {}, "Tolak", kwargs),
+    )
+
+
+def decision(
+    sop_code: str,
+    step_number: int,
+    *,
+    task_id: str,
+    choices: list[Choice],
+    fields: Mapping[str, Param] | None = None,
+    show: str | None = None,
+    links: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> RoleBranchOperator:
+    """A decision diamond: each choice leads to a task; rejecting or returning needs a note."""
+    if not choices:
+        raise ValueError(f"{task_id}: a decision needs at least one choice")
+    noted = ", ".join(c.label for c in choices if c.needs_note) or None
+    return RoleBranchOperator(
+        choices=choices,
+        **_common(sop_code, step_number, task_id, show, links, dict(fields or {}), noted, kwargs),
+    )
+
+
+def entry(
+    sop_code: str,
+    step_number: int,
+    *,
+    task_id: str,
+    fields: Mapping[str, Param] | None = None,
+    show: str | None = None,
+    links: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> RoleEntryOperator:
+    """A form for a registry step; ``fields`` are Airflow Params (titles in Bahasa Indonesia)."""
+    return RoleEntryOperator(
+        **_common(sop_code, step_number, task_id, show, links, dict(fields or {}), None, kwargs)
+    )
+
+
+def _common(
+    sop_code: str,
+    step_number: int,
+    task_id: str,
+    show: str | None,
+    links: Mapping[str, str] | None,
+    fields: dict[str, Param],
+    note_required_for: str | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    sop = registry.get_sop(sop_code)
+    step = sop.step(step_number)
+    if NOTE in fields:
+        raise ValueError(f"{task_id}: '{NOTE}' is the built-in note field")
+    params = {
+        **fields,
+        NOTE: Param(
+            None,
+            type=["null", "string"],
+            title="Catatan",
+            description=(
+                f"Wajib diisi bila memilih: {note_required_for}." if note_required_for else None
+            )
+            or "Boleh dikosongkan.",
+        ),
+    }
+    return {
+        "task_id": task_id,
+        "sop_code": sop_code,
+        "step_number": step_number,
+        "role": step.role,
+        "subject": signoff_subject(sop, step),
+        "body": signoff_body(
+            sop, step, show=show, links=links, note_required_for=note_required_for
+        ),
+        "params": params,
+        "assigned_users": roles.users_for(step.role),
+        "response_timeout": extra.pop("response_timeout", None)
+        or timeouts.response_timeout(sop_code, step_number),
+        "doc_md": steps.step_doc(sop, step),
+        **extra,
+    }
+
+
+def signoff_subject(sop: registry.Sop, step: registry.Step) -> str:
+    """``[Kepala Seksi] Prosedur Backup database - langkah 6: Menerima copy ...``"""
+    text = f"[{roles.ROLE_TITLES[step.role]}] {sop.title} - langkah {step.number}: {step.activity}"
+    text = " ".join(text.split())
+    return _raw(text if len(text) <= _SUBJECT_MAX else text[: _SUBJECT_MAX - 1] + "…")
+
+
+def signoff_body(
+    sop: registry.Sop,
+    step: registry.Step,
+    *,
+    show: str | None = None,
+    links: Mapping[str, str] | None = None,
+    note_required_for: str | None = None,
+) -> str:
+    """Markdown body: the step as the SOP states it, what to look at, and the links.
+
+    Registry text is wrapped in ``{% raw %}`` so that it is never read as a template; ``show`` and
+    link targets are templates (they may use ``{{ run_id }}``, ``{{ ti.xcom_pull(...) }}``...).
+    """
+    facts = [
+        ("Pelaksana", roles.ROLE_TITLES[step.role]),
+        ("Kelengkapan", step.completeness),
+        ("Keluaran", step.output),
+        ("Waktu baku", step.time_text),
+    ]
+    lines = [f"**{_raw(sop.title)} - langkah {step.number}**", "", _raw(step.activity), ""]
+    lines += [f"- {label}: {_raw(value)}" for label, value in facts if value]
+    if show:
+        lines += ["", show]
+    run_link = (
+        f"{settings.airflow_base_url()}/dags/{{{{ dag.dag_id }}}}/runs/{{{{ run_id | urlencode }}}}"
+    )
+    lines += ["", "**Yang perlu dilihat:**", f"- [Run ini di Airflow]({run_link})"]
+    lines += [f"- [{_raw(label)}]({url})" for label, url in (links or {}).items()]
+    if note_required_for:
+        lines += [
+            "",
+            f"Pilihan *{_raw(note_required_for)}* wajib disertai **catatan**; "
+            "tanpa catatan, jawaban tidak diterima dan permintaan dibuka kembali.",
+        ]
+    return "\n".join(lines)
+
+
+def _raw(text: str) -> str:
+    return "{% raw %}" + text + "{% endraw %}" if ("{" in text or "}" in text) else text

@@ -1,0 +1,112 @@
+"""What every SOP task shares: its registry step, its ``doc_md``, and its agenda entry.
+
+Light to import (no Airflow at module level): DAG files and workers both use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from piak import registry, roles
+
+log = logging.getLogger(__name__)
+
+#: The actor recorded for steps the system performs on a schedule.
+SCHEDULER_ACTOR = "penjadwal (otomatis)"
+
+
+def step_doc(sop: registry.Sop, step: registry.Step) -> str:
+    """A task's ``doc_md``: the SOP step it carries out, as the SOP table states it."""
+    facts = [
+        ("Pelaksana", roles.ROLE_TITLES[step.role]),
+        ("Keputusan", "ya" if step.decision else None),
+        ("Kelengkapan", step.completeness),
+        ("Waktu baku", step.time_text),
+        ("Keluaran", step.output),
+    ]
+    body = "\n".join(f"- {label}: {value}" for label, value in facts if value)
+    return f"**SOP {sop.title}, langkah {step.number}**: {step.activity}\n\n{body}"
+
+
+def sop_doc(sop: registry.Sop) -> str:
+    """A DAG's ``doc_md``: the SOP table (step, role, standard time, activity)."""
+    rows = [
+        f"| {s.number} | {roles.ROLE_TITLES[s.role]}{' (keputusan)' if s.decision else ''} "
+        f"| {s.time_text or '-'} | {_cell(s.activity)} | {_cell(s.output or '-')} |"
+        for s in sop.steps
+    ]
+    return "\n".join(
+        [
+            f"### {sop.title}",
+            "",
+            "| No. | Pelaksana | Waktu baku | Kegiatan | Keluaran |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "/")
+
+
+def actor_of(context: Any) -> str:
+    """Who performed a system step: the user who triggered the run, or the scheduler."""
+    dag_run = context.get("dag_run")
+    user = getattr(dag_run, "triggering_user_name", None)
+    return user or SCHEDULER_ACTOR
+
+
+def record_step(
+    context: Any,
+    *,
+    sop_code: str,
+    step_number: int,
+    role: str,
+    outcome: str,
+    actor: str | None = None,
+    output_ref: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Write this task's outcome to the agenda (idempotent: a retry replaces, never duplicates)."""
+    from piak import agenda
+
+    ti = context["ti"]
+    agenda.record(
+        agenda.AgendaEntry(
+            recorded_at=datetime.now(UTC),
+            sop_code=sop_code,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=getattr(ti, "map_index", -1) if ti.map_index is not None else -1,
+            step_number=step_number,
+            role=role,
+            actor=actor or actor_of(context),
+            outcome=outcome,
+            output_ref=output_ref,
+            note=note,
+        )
+    )
+
+
+def record_failure(context: Any) -> None:
+    """``on_failure_callback``: a failed SOP task is written to the agenda as ``failed``."""
+    task = context.get("task")
+    sop_code = getattr(task, "sop_code", None)
+    if not sop_code:
+        return
+    exc = context.get("exception")
+    try:
+        record_step(
+            context,
+            sop_code=sop_code,
+            step_number=task.step_number,
+            role=task.role,
+            outcome="failed",
+            note=f"{type(exc).__name__}: {exc}"[:2000] if exc else None,
+        )
+    except Exception:  # a broken agenda must not hide the task's own failure
+        log.exception("Gagal mencatat kegagalan langkah ke agenda")

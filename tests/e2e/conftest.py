@@ -1,0 +1,174 @@
+"""One real Airflow for all end-to-end tests: ``airflow standalone`` on a loopback port of its own.
+
+It runs the embedded default exactly as ``make demo`` does (``piak.demo.airflow_env``), but with
+its own AIRFLOW_HOME and PIAK_HOME under pytest's temporary directory. Tests talk to it only
+through its REST API, as the office's users (simple auth manager logins from config/roles.yaml).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from piak import demo
+
+READY_TIMEOUT = 240
+DAG_IDS = ("helpdesk",)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Airflow:
+    """A running Airflow and the office's logins."""
+
+    url: str
+    passwords: dict[str, str]
+    piak_home: Path
+    env: dict[str, str]
+    log: Path
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, user: str) -> str:
+        if user not in self._tokens:
+            response = requests.post(
+                f"{self.url}/auth/token",
+                json={"username": user, "password": self.passwords[user]},
+                timeout=30,
+            )
+            response.raise_for_status()
+            self._tokens[user] = response.json()["access_token"]
+        return self._tokens[user]
+
+    def api(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token(user)}"}
+        return requests.request(
+            method, f"{self.url}/api/v2{path}", headers=headers, timeout=60, **kwargs
+        )
+
+    def trigger(self, dag_id: str, conf: dict[str, Any], user: str = "admin") -> str:
+        response = self.api(
+            user,
+            "POST",
+            f"/dags/{dag_id}/dagRuns",
+            json={"logical_date": None, "conf": conf},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["dag_run_id"]
+
+    def task_state(self, dag_id: str, run_id: str, task_id: str) -> str | None:
+        response = self.api(
+            "admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        )
+        response.raise_for_status()
+        return response.json()["state"]
+
+    def wait_task(
+        self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 180
+    ) -> str:
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            state = self.task_state(dag_id, run_id, task_id)
+            if state in states:
+                return state
+            if state in {"failed", "upstream_failed"} - states:
+                break
+            time.sleep(1)
+        raise AssertionError(
+            f"{dag_id}/{run_id}/{task_id}: state {state!r}, expected {sorted(states)}\n"
+            + self.task_log(dag_id, run_id, task_id)
+        )
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            response = self.api("admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            state = response.json()["state"]
+            if state in {"success", "failed"}:
+                return state
+            time.sleep(1)
+        raise AssertionError(f"{dag_id}/{run_id}: still {state!r} after {timeout}s")
+
+    def answer(
+        self,
+        user: str,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        options: list[str],
+        params: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        return self.api(
+            user,
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails",
+            json={"chosen_options": options, "params_input": params or {}},
+        )
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        response = self.api(
+            "admin",
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            headers={"Accept": "text/plain"},
+        )
+        return response.text[-4000:]
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
+    base = tmp_path_factory.mktemp("airflow")
+    airflow_home, piak_home = base / "airflow_home", base / "piak_home"
+    port = _free_port()
+    env = demo.airflow_env(airflow_home, port=port, piak_home=piak_home)
+    passwords = demo.ensure_passwords(airflow_home)
+    log = base / "standalone.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [demo.airflow_bin(), "standalone"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Airflow(f"http://127.0.0.1:{port}", passwords, piak_home, env, log)
+    try:
+        _wait_ready(server, proc)
+        yield server
+    finally:
+        demo.stop(proc)
+
+
+def _wait_ready(server: Airflow, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    pending = set(DAG_IDS)
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited: {server.log.read_text()[-4000:]}")
+        try:
+            for dag_id in list(pending):
+                if server.api("admin", "GET", f"/dags/{dag_id}").status_code == 200:
+                    pending.discard(dag_id)
+        except requests.RequestException:
+            pass
+        if not pending:
+            return
+        time.sleep(1)
+    raise RuntimeError(
+        f"Airflow not ready after {READY_TIMEOUT}s (DAGs missing: {sorted(pending)}):\n"
+        + server.log.read_text()[-4000:]
+    )

@@ -1,0 +1,117 @@
+"""Sign-offs against a real Airflow API server with the office's real logins.
+
+The helpdesk SOP (Layanan Bantuan dan Gangguan SIAK) is all sign-offs, so it exercises the
+building block end to end: who may answer (200 for the role holder, 403 for anyone else), a
+second answer (409), branching on a decision, the note rule, and the agenda record.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+DAG = "helpdesk"
+COMPLAINT = {
+    "pelapor": "Siti Aminah",
+    "asal": "Kecamatan Contoh Barat",
+    "kontak": "0812-0000-0000",
+    "kategori": "Aplikasi SIAK",
+    "uraian": "Aplikasi SIAK tidak bisa mencetak KK sejak pagi, muncul pesan galat cetak.",
+}
+
+
+def _agenda(airflow, run_id: str) -> dict[str, object]:
+    os.environ["PIAK_AGENDA_URL"] = f"sqlite:///{airflow.piak_home / 'agenda.db'}"
+    try:
+        from piak import agenda
+
+        return {e.task_id: e for e in agenda.entries(run_id=run_id)}
+    finally:
+        del os.environ["PIAK_AGENDA_URL"]
+
+
+def test_only_the_role_holder_can_answer_and_the_run_follows_the_decision(airflow):
+    run_id = airflow.trigger(DAG, COMPLAINT, user="jfu")
+    airflow.wait_task(DAG, run_id, "decide_handling", {"awaiting_input"})
+
+    detail = airflow.api("kasi", "GET", f"/dags/{DAG}/dagRuns/{run_id}/hitlDetails").json()
+    (pending,) = [
+        d for d in detail["hitl_details"] if d["task_instance"]["task_id"] == "decide_handling"
+    ]
+    assert pending["subject"].startswith("[Kepala Seksi] Prosedur Layanan Bantuan")
+    assert [u["id"] for u in pending["assigned_users"]] == ["kasi"]
+    assert "Siti Aminah" in pending["body"] and "mencetak KK" in pending["body"]
+    assert "catatan" in pending["params"]
+
+    for outsider in ("jfu", "kabid", "admin"):
+        response = airflow.answer(outsider, DAG, run_id, "decide_handling", ["Laporkan ke Kabid"])
+        assert response.status_code == 403, (outsider, response.text)
+
+    response = airflow.answer(
+        "kasi", DAG, run_id, "decide_handling", ["Laporkan ke Kabid"], {"catatan": "perlu Kabid"}
+    )
+    assert response.status_code == 200, response.text
+    again = airflow.answer("kasi", DAG, run_id, "decide_handling", ["Laporkan ke Kabid"])
+    assert again.status_code == 409
+
+    airflow.wait_task(DAG, run_id, "review_by_kabid", {"awaiting_input"})
+    assert (
+        airflow.answer(
+            "kasi", DAG, run_id, "review_by_kabid", ["Selesai: jawaban langsung ke pelapor"]
+        ).status_code
+        == 403
+    )
+    response = airflow.answer(
+        "kabid",
+        DAG,
+        run_id,
+        "review_by_kabid",
+        ["Selesai: jawaban langsung ke pelapor"],
+        {"jawaban": "Perbarui driver printer; sudah dijelaskan ke pelapor.", "catatan": None},
+    )
+    assert response.status_code == 200, response.text
+
+    assert airflow.wait_run(DAG, run_id) == "success"
+    assert airflow.task_state(DAG, run_id, "instruct_field_officer") == "skipped"
+    assert airflow.task_state(DAG, run_id, "check_in_field") == "skipped"
+
+    entries = _agenda(airflow, run_id)
+    assert set(entries) == {
+        "record_complaint",
+        "decide_handling",
+        "review_by_kabid",
+        "archive_answer",
+    }
+    assert entries["decide_handling"].actor == "kasi"
+    assert entries["decide_handling"].outcome == "approved"
+    assert entries["decide_handling"].note == "perlu Kabid"
+    assert entries["review_by_kabid"].actor == "kabid"
+    assert entries["record_complaint"].actor == "jfu"
+    archive = Path(entries["archive_answer"].output_ref)
+    assert "Perbarui driver printer" in archive.read_text()
+
+
+def test_return_without_note_is_refused_and_asked_again(airflow):
+    run_id = airflow.trigger(DAG, COMPLAINT, user="jfu")
+    airflow.wait_task(DAG, run_id, "decide_handling", {"awaiting_input"})
+    back = "Kembalikan ke pelapor: keluhan belum jelas"
+
+    assert airflow.answer("kasi", DAG, run_id, "decide_handling", [back]).status_code == 200
+    # The answer without a note is not accepted: the same request is open again.
+    airflow.wait_task(DAG, run_id, "decide_handling", {"awaiting_input"}, timeout=120)
+    detail = airflow.api(
+        "kasi", "GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/decide_handling/-1/hitlDetails"
+    ).json()
+    assert detail["response_received"] is False
+
+    response = airflow.answer(
+        "kasi", DAG, run_id, "decide_handling", [back], {"catatan": "Sebutkan NIK dan pesan galat."}
+    )
+    assert response.status_code == 200, response.text
+    assert airflow.wait_run(DAG, run_id) == "success"
+    entry = _agenda(airflow, run_id)["decide_handling"]
+    assert (entry.outcome, entry.note) == ("returned", "Sebutkan NIK dan pesan galat.")
