@@ -1,0 +1,127 @@
+"""The sign-off building block, checked on the operators it builds (no running Airflow needed;
+the answering itself is tested against a real API server in tests/e2e/test_signoff.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _airflow_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow_home"))
+
+
+def test_approval_is_built_from_the_registry_step():
+    from piak import registry, signoff
+
+    step = registry.get_sop("backup_database").step(6)
+    op = signoff.approval("backup_database", 6, task_id="receive_copy_kasi")
+    assert op.options == ["Setujui", "Tolak"]
+    assert op.assigned_users == [{"id": "kasi", "name": "Kepala Seksi"}]
+    assert op.subject.startswith("[Kepala Seksi] Prosedur Backup database - langkah 6")
+    assert step.activity in op.body
+    assert step.completeness in op.body and step.output in op.body
+    assert f"Waktu baku: {step.time_text}" in op.body
+    assert "/dags/{{ dag.dag_id }}/runs/{{ run_id | urlencode }}" in op.body
+    assert "Tolak" in op.body and "catatan" in op.body
+    assert "catatan" in op.params
+    assert op.doc_md.startswith("**SOP Prosedur Backup database, langkah 6**")
+
+
+def test_decision_maps_each_choice_to_its_task_and_marks_notes():
+    from piak import signoff
+
+    op = signoff.decision(
+        "helpdesk",
+        2,
+        task_id="decide_handling",
+        choices=[
+            signoff.Choice("Teruskan", "next_task"),
+            signoff.Choice("Kembalikan", "archive", "returned"),
+        ],
+    )
+    assert op.options == ["Teruskan", "Kembalikan"]
+    assert op.options_mapping == {"Teruskan": "next_task", "Kembalikan": "archive"}
+    assert op._needs_note(["Kembalikan"]) and not op._needs_note(["Teruskan"])
+    assert op._outcome(["Kembalikan"]) == "returned"
+    assert "Kembalikan* wajib disertai **catatan**" in op.body
+
+
+def test_entry_form_has_the_fields_and_the_note():
+    from airflow.sdk import Param
+
+    from piak import signoff
+
+    op = signoff.entry(
+        "data_provision",
+        10,
+        task_id="enter_letter_number",
+        fields={"nomor": Param("", type="string")},
+    )
+    assert set(op.params) == {"nomor", "catatan"}
+    assert op.assigned_users == [{"id": "jfu", "name": "JFU Bidang PIAK"}]
+    with pytest.raises(ValueError, match="built-in note"):
+        signoff.entry("helpdesk", 1, task_id="x", fields={"catatan": Param("")})
+
+
+def test_response_timeout_comes_from_configuration(tmp_path, monkeypatch):
+    from piak import signoff
+
+    config = tmp_path / "signoffs.yaml"
+    config.write_text("response_timeouts:\n  backup_database:\n    7: 2d\n")
+    monkeypatch.setenv("PIAK_SIGNOFFS_FILE", str(config))
+    assert signoff.approval("backup_database", 7, task_id="a").response_timeout == timedelta(days=2)
+    assert signoff.approval("backup_database", 6, task_id="b").response_timeout is None
+    explicit = signoff.approval(
+        "backup_database", 7, task_id="c", response_timeout=timedelta(hours=1)
+    )
+    assert explicit.response_timeout == timedelta(hours=1)
+
+
+def test_registry_text_is_never_read_as_a_template():
+    from piak import registry, signoff
+
+    sop = registry.get_sop("helpdesk")
+    step = registry.Step(**{**step_fields(sop.step(1)), "activity": "Periksa {{ 7 * 7 }} berkas"})
+    body = signoff.signoff_body(sop, step)
+    assert "{% raw %}Periksa {{ 7 * 7 }} berkas{% endraw %}" in body
+
+
+def step_fields(step):
+    import dataclasses
+
+    return {f.name: getattr(step, f.name) for f in dataclasses.fields(step)}
+
+
+def test_a_role_without_users_fails_the_dag_import_naming_the_role(tmp_path):
+    roles_file = tmp_path / "roles.yaml"
+    roles_file.write_text(
+        "roles:\n  jfu: [{id: jfu}]\n  kasi: [{id: kasi}]\n  kabid: []\n  petugas: [{id: p}]\n"
+    )
+    script = (
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(ROOT / 'dags' / 'helpdesk.py')!r}, include_examples=False)\n"
+        "print(list(bag.import_errors.values()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=dict(
+            os.environ,
+            PYTHONPATH=str(ROOT / "include"),
+            PIAK_ROLES_FILE=str(roles_file),
+            AIRFLOW_HOME=str(tmp_path / "airflow_home"),
+        ),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "peran 'kabid' (Kepala Bidang PIAK) belum punya pengguna" in result.stdout
