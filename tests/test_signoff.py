@@ -108,7 +108,7 @@ def test_a_role_without_users_fails_the_dag_import_naming_the_role(tmp_path):
     )
     script = (
         "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(ROOT / 'dags' / 'helpdesk.py')!r}, include_examples=False)\n"
+        f"bag = DagBag(dag_folder={str(ROOT / 'dags' / 'helpdesk.py')!r})\n"
         "print(list(bag.import_errors.values()))\n"
     )
     result = subprocess.run(

@@ -19,7 +19,7 @@ def dagbag(tmp_path_factory):
     os.environ.setdefault("AIRFLOW_HOME", str(tmp_path_factory.mktemp("airflow_home")))
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(ROOT / "dags"), include_examples=False)
+    return DagBag(dag_folder=str(ROOT / "dags"))
 
 
 def test_dag_files_exist():
@@ -36,7 +36,7 @@ def test_every_dag_file_imports_without_errors(dagbag):
 def test_dag_follows_house_rules(dagbag, path):
     from piak import registry
 
-    dag = dagbag.get_dag(path.stem)
+    dag = dagbag.dags[path.stem]
     assert dag.tags and "sop" in dag.tags
     assert dag.doc_md and registry.get_sop(dag.dag_id).title in dag.doc_md
     assert dag.timezone.name == "Asia/Jakarta"
@@ -54,7 +54,7 @@ def test_dag_follows_house_rules(dagbag, path):
 def test_tasks_cover_the_sop_steps(dagbag, path):
     from piak import registry
 
-    dag = dagbag.get_dag(path.stem)
+    dag = dagbag.dags[path.stem]
     sop = registry.get_sop(dag.dag_id)
     covered = {getattr(t, "step_number", None) for t in dag.tasks}
     assert covered >= {s.number for s in sop.steps}, "every SOP step has a task"

@@ -1,0 +1,202 @@
+"""Offsite copies of backup sets: a mounted path (external disk, flash disk, NAS) or SFTP.
+
+A copy streams every file once from the source, hashing while it writes to a temporary name;
+then the destination is read back and its hash compared with the manifest. Only a verified file
+gets its final name. A rerun skips files already verified and redoes the rest; a mismatch
+deletes the bad copy and fails. The manifest is copied last, so a target folder is a backup only
+when every file in it was verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from piak import backupset
+from piak.errors import PiakError
+
+CHUNK = backupset.CHUNK
+PARTIAL = ".partial"
+
+
+class Target(Protocol):
+    """Where copies go. Paths are relative to the target's root, '/'-separated."""
+
+    name: str
+
+    def exists(self, path: str) -> bool: ...
+    def size(self, path: str) -> int | None: ...
+    def open_write(self, path: str) -> IO[bytes]: ...
+    def open_read(self, path: str) -> IO[bytes]: ...
+    def rename(self, src: str, dst: str) -> None: ...
+    def remove(self, path: str) -> None: ...
+    def makedirs(self, path: str) -> None: ...
+    def listdir(self, path: str) -> list[str]: ...
+    def rmtree(self, path: str) -> None: ...
+    def free_bytes(self) -> int | None: ...
+
+
+@dataclass
+class LocalTarget:
+    """A mounted folder: external disk, flash disk, NAS share."""
+
+    root: Path
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.name = self.name or str(self.root)
+
+    def _p(self, path: str) -> Path:
+        return self.root / path
+
+    def exists(self, path: str) -> bool:
+        return self._p(path).exists()
+
+    def size(self, path: str) -> int | None:
+        p = self._p(path)
+        return p.stat().st_size if p.is_file() else None
+
+    def open_write(self, path: str) -> IO[bytes]:
+        return self._p(path).open("wb")
+
+    def open_read(self, path: str) -> IO[bytes]:
+        return self._p(path).open("rb")
+
+    def rename(self, src: str, dst: str) -> None:
+        self._p(src).replace(self._p(dst))
+
+    def remove(self, path: str) -> None:
+        self._p(path).unlink(missing_ok=True)
+
+    def makedirs(self, path: str) -> None:
+        self._p(path).mkdir(parents=True, exist_ok=True)
+
+    def listdir(self, path: str) -> list[str]:
+        p = self._p(path)
+        return sorted(x.name for x in p.iterdir()) if p.is_dir() else []
+
+    def rmtree(self, path: str) -> None:
+        import shutil
+
+        shutil.rmtree(self._p(path), ignore_errors=True)
+
+    def free_bytes(self) -> int | None:
+        import shutil
+
+        probe = self.root
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        return shutil.disk_usage(probe).free
+
+
+@dataclass
+class CopyReport:
+    target: str
+    copied: list[str]
+    skipped: list[str]
+    bytes_copied: int
+
+
+def _hash_stream(handle: IO[bytes]) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    while chunk := handle.read(CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def _verified(target: Target, path: str, entry: backupset.FileEntry) -> bool:
+    if target.size(path) != entry.size:
+        return False
+    with target.open_read(path) as handle:
+        return _hash_stream(handle) == (entry.size, entry.sha256)
+
+
+def copy_set(set_dir: Path, target: Target) -> CopyReport:
+    """Copy a verified-by-manifest set to ``target`` and verify it there."""
+    manifest = backupset.load_manifest(set_dir)
+    name = manifest.set_name
+    target.makedirs(name)
+    copied, skipped, total = [], [], 0
+    for entry in manifest.files:
+        final = posixpath.join(name, entry.name)
+        if target.exists(final) and _verified(target, final, entry):
+            skipped.append(entry.name)
+            continue
+        total += _copy_file(set_dir / entry.name, target, final, entry)
+        copied.append(entry.name)
+    manifest_path = posixpath.join(name, backupset.MANIFEST)
+    source_manifest = (set_dir / backupset.MANIFEST).read_bytes()
+    with _partial(target, manifest_path) as (tmp, handle):
+        handle.write(source_manifest)
+    _check_same(target, tmp, source_manifest, manifest_path)
+    target.rename(tmp, manifest_path)
+    return CopyReport(target.name, copied, skipped, total)
+
+
+def _copy_file(source: Path, target: Target, final: str, entry: backupset.FileEntry) -> int:
+    digest, size = hashlib.sha256(), 0
+    with source.open("rb") as src, _partial(target, final) as (tmp, dst):
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            dst.write(chunk)
+    if (size, digest.hexdigest()) != (entry.size, entry.sha256):
+        target.remove(tmp)
+        raise PiakError(f"{source} berubah sejak manifest dibuat: salinan dibatalkan")
+    if not _verified(target, tmp, entry):
+        target.remove(tmp)
+        raise PiakError(
+            f"{target.name}: salinan {final} tidak cocok dengan manifest saat dibaca ulang; "
+            "salinan rusak dihapus"
+        )
+    target.rename(tmp, final)
+    return size
+
+
+@contextmanager
+def _partial(target: Target, final: str) -> Iterator[tuple[str, IO[bytes]]]:
+    tmp = final + PARTIAL
+    try:
+        with target.open_write(tmp) as handle:
+            yield tmp, handle
+    except BaseException:
+        target.remove(tmp)
+        raise
+
+
+def _check_same(target: Target, path: str, expected: bytes, final: str) -> None:
+    with target.open_read(path) as handle:
+        if handle.read() != expected:
+            target.remove(path)
+            raise PiakError(f"{target.name}: {final} tidak cocok saat dibaca ulang")
+
+
+def verify_copy(target: Target, set_name: str) -> list[str]:
+    """Problems of the copy of ``set_name`` on ``target`` (empty when intact), using the
+    source-of-truth manifest stored with the copy."""
+    import json
+
+    manifest_path = posixpath.join(set_name, backupset.MANIFEST)
+    if not target.exists(manifest_path):
+        return [f"{target.name}: {set_name} tidak punya manifest (salinan belum selesai)"]
+    with target.open_read(manifest_path) as handle:
+        data = json.loads(handle.read())
+    claimed = data.pop("manifest_sha256", None)
+    if claimed != backupset._digest(data):
+        return [f"{target.name}: manifest {set_name} diubah"]
+    problems = []
+    for raw in data["files"]:
+        entry = backupset.FileEntry(**raw)
+        path = posixpath.join(set_name, entry.name)
+        if not target.exists(path):
+            problems.append(f"{target.name}: {path} hilang")
+        elif not _verified(target, path, entry):
+            problems.append(f"{target.name}: {path} rusak")
+    return problems
