@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,7 +161,7 @@ def _copy_file(source: Path, target: Target, final: str, entry: backupset.FileEn
 
 
 @contextmanager
-def _partial(target: Target, final: str) -> Iterator[tuple[str, IO[bytes]]]:
+def _partial(target: Target, final: str) -> Generator[tuple[str, IO[bytes]]]:
     tmp = final + PARTIAL
     try:
         with target.open_write(tmp) as handle:

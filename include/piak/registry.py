@@ -166,7 +166,8 @@ def _step(name: str, index: int, raw: Any, performers: dict[str, str]) -> Step:
     number = raw["number"]
     if number != index + 1 or isinstance(number, bool):
         raise RegistryError(
-            f"{name}: {where}.number: {number!r}; langkah harus bernomor urut 1..n (harap {index + 1})"
+            f"{name}: {where}.number: {number!r}; langkah harus bernomor urut 1..n "
+            f"(seharusnya {index + 1})"
         )
     role = raw["role"]
     if role not in ROLES:
