@@ -73,7 +73,7 @@ with sop_dag(
             ),
             "temuan": Param("", title="Temuan dan tindakan di lapangan", **TEXT),
         },
-        show="Petunjuk Kasi: {{ ti.xcom_pull(task_ids='instruct_field_officer')"
+        show="Petunjuk Kasi: {{ ti.xcom_pull(task_ids='instruct_field_officer', key='answer')"
         "['params_input']['petunjuk'] }}",
     )
     # 6 JFU: archive the answers (proof of follow-up)

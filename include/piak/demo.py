@@ -69,6 +69,8 @@ def airflow_env(
             "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
             "PIAK_HOME": str(piak_home),
             "PIAK_AIRFLOW_URL": f"http://127.0.0.1:{port}",
+            # standalone starts its components as `airflow ...` from PATH
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(root / "include"), os.environ.get("PYTHONPATH")])
             ),

@@ -13,6 +13,7 @@ from typing import Any
 
 from piak import settings
 from piak.files import write_text_atomic
+from piak.steps import run_date
 
 CATEGORIES = ["Aplikasi SIAK", "Layanan KTP-el", "Jaringan", "Lainnya"]
 
@@ -60,7 +61,7 @@ ANSWER_TASKS = ("decide_handling", "review_by_kabid", "instruct_field_officer", 
 
 def ticket_number(context: Any) -> str:
     """``BANTUAN-20261125-1a2b3c``: the run's WIB date and a short digest of its run id."""
-    day = context["logical_date"].in_timezone(settings.TIMEZONE).strftime("%Y%m%d")
+    day = run_date(context).strftime("%Y%m%d")
     digest = hashlib.sha256(context["run_id"].encode()).hexdigest()[:6]
     return f"BANTUAN-{day}-{digest}"
 
@@ -101,7 +102,7 @@ def archive(context: Any) -> dict[str, str]:
     ti = context["ti"]
     lines = [f"# Arsip tindak lanjut {ticket}", ""]
     for task_id in ANSWER_TASKS:
-        answer = ti.xcom_pull(task_ids=task_id)
+        answer = ti.xcom_pull(task_ids=task_id, key="answer")
         if not answer:
             continue
         user = answer.get("responded_by_user") or {}

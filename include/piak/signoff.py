@@ -34,6 +34,8 @@ from piak import registry, roles, settings, steps, timeouts
 log = logging.getLogger(__name__)
 
 NOTE = "catatan"
+#: XCom key of every sign-off's answer (branch operators return their branch, not the answer).
+ANSWER_XCOM = "answer"
 APPROVE = "Setujui"
 REJECT = "Tolak"
 _SUBJECT_MAX = 150
@@ -60,6 +62,7 @@ class _SignoffMixin:
     sop_code: str
     step_number: int
     role: str
+    required_fields: tuple[str, ...] = ()
 
     def _needs_note(self, chosen: list[str]) -> bool:
         return False
@@ -70,22 +73,30 @@ class _SignoffMixin:
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         if "error" not in event:
             chosen = event.get("chosen_options") or []
-            note = ((event.get("params_input") or {}).get(NOTE) or "").strip()
+            answers = event.get("params_input") or {}
+            note = str(answers.get(NOTE) or "").strip()
+            missing = [f for f in self.required_fields if not str(answers.get(f) or "").strip()]
+            if missing:
+                self._ask_again(context, f"isian wajib kosong: {', '.join(missing)}")
             if self._needs_note(chosen) and not note:
-                self._ask_again(context, chosen)
-        result = super().execute_complete(context=context, event=event)  # type: ignore[misc]
-        self._record(context, result)
+                self._ask_again(context, f"{', '.join(chosen)} tanpa catatan")
+        from airflow.sdk.exceptions import DownstreamTasksSkipped
+
+        try:
+            result = super().execute_complete(context=context, event=event)  # type: ignore[misc]
+        except DownstreamTasksSkipped:  # how branching and rejection end the task: answered
+            self._record(context, event)
+            raise
+        self._record(context, event)
         return result
 
-    def _ask_again(self, context: Any, chosen: list[str]) -> None:
-        """Reopen the request: a rejection or return must say why."""
+    def _ask_again(self, context: Any, reason: str) -> None:
+        """Reopen the request: the answer lacks a required field or the note a rejection needs."""
         from airflow.sdk.exceptions import TaskAwaitingInput
         from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
         op: HITLOperator = self  # type: ignore[assignment]
-        log.warning(
-            "Jawaban %s tanpa catatan tidak diterima: permintaan dibuka kembali", ", ".join(chosen)
-        )
+        log.warning("Jawaban tidak diterima (%s): permintaan dibuka kembali", reason)
         upsert_hitl_detail(
             ti_id=context["task_instance"].id,
             options=op.options,
@@ -98,11 +109,22 @@ class _SignoffMixin:
         )
         raise TaskAwaitingInput(method_name="execute_complete", timeout=op.response_timeout)
 
-    def _record(self, context: Any, result: Mapping[str, Any]) -> None:
-        user = result.get("responded_by_user") or {}
-        params_input = dict(result.get("params_input") or {})
+    def _record(self, context: Any, event: Mapping[str, Any]) -> None:
+        """Write the answer (the validated response event) to the agenda."""
+        user = event.get("responded_by_user") or {}
+        params_input = dict(event.get("params_input") or {})
         note = (params_input.pop(NOTE, None) or "").strip() or None
-        chosen = list(result.get("chosen_options") or [])
+        chosen = list(event.get("chosen_options") or [])
+        responded_at = event.get("responded_at")
+        context["ti"].xcom_push(
+            key=ANSWER_XCOM,
+            value={
+                "chosen_options": chosen,
+                "params_input": dict(event.get("params_input") or {}),
+                "responded_at": responded_at.isoformat() if responded_at else None,
+                "responded_by_user": dict(user),
+            },
+        )
         entered = ", ".join(f"{k}={v}" for k, v in params_input.items() if v not in (None, ""))
         steps.record_step(
             context,
@@ -122,8 +144,17 @@ class RoleApprovalOperator(_SignoffMixin, ApprovalOperator):
     APPROVE = APPROVE
     REJECT = REJECT
 
-    def __init__(self, *, sop_code: str, step_number: int, role: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        sop_code: str,
+        step_number: int,
+        role: str,
+        required_fields: tuple[str, ...] = (),
+        **kwargs: Any,
+    ) -> None:
         self.sop_code, self.step_number, self.role = sop_code, step_number, role
+        self.required_fields = required_fields
         super().__init__(**kwargs)
 
     def _needs_note(self, chosen: list[str]) -> bool:
@@ -137,9 +168,17 @@ class RoleBranchOperator(_SignoffMixin, HITLBranchOperator):
     """A decision diamond answered by the holder of a role."""
 
     def __init__(
-        self, *, sop_code: str, step_number: int, role: str, choices: list[Choice], **kwargs: Any
+        self,
+        *,
+        sop_code: str,
+        step_number: int,
+        role: str,
+        choices: list[Choice],
+        required_fields: tuple[str, ...] = (),
+        **kwargs: Any,
     ) -> None:
         self.sop_code, self.step_number, self.role = sop_code, step_number, role
+        self.required_fields = required_fields
         self.choices = choices
         super().__init__(
             options=[c.label for c in choices],
@@ -161,8 +200,17 @@ class RoleBranchOperator(_SignoffMixin, HITLBranchOperator):
 class RoleEntryOperator(_SignoffMixin, HITLEntryOperator):
     """A form filled in by the holder of a role (a number, a finding, a note)."""
 
-    def __init__(self, *, sop_code: str, step_number: int, role: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        sop_code: str,
+        step_number: int,
+        role: str,
+        required_fields: tuple[str, ...] = (),
+        **kwargs: Any,
+    ) -> None:
         self.sop_code, self.step_number, self.role = sop_code, step_number, role
+        self.required_fields = required_fields
         super().__init__(**kwargs)
 
     def _outcome(self, chosen: list[str]) -> str:
@@ -238,8 +286,9 @@ def _common(
     step = sop.step(step_number)
     if NOTE in fields:
         raise ValueError(f"{task_id}: '{NOTE}' is the built-in note field")
+    form, required = _form_fields(fields)
     params = {
-        **fields,
+        **form,
         NOTE: Param(
             None,
             type=["null", "string"],
@@ -261,11 +310,34 @@ def _common(
         ),
         "params": params,
         "assigned_users": roles.users_for(step.role),
+        "required_fields": required,
         "response_timeout": extra.pop("response_timeout", None)
         or timeouts.response_timeout(sop_code, step_number),
         "doc_md": steps.step_doc(sop, step),
         **extra,
     }
+
+
+def _form_fields(fields: dict[str, Param]) -> tuple[dict[str, Param], tuple[str, ...]]:
+    """Form fields as the task needs them, and the names the person must fill in.
+
+    Airflow validates a task's params with their defaults when the task starts, before anyone
+    has answered; so a field without a usable default becomes nullable (default None) and is
+    checked as required when the answer comes back.
+    """
+    form: dict[str, Param] = {}
+    required: list[str] = []
+    for name, param in fields.items():
+        if param.value not in (None, ""):
+            form[name] = param
+            continue
+        schema = dict(param.schema)
+        kind = schema.get("type", "string")
+        kinds = list(kind) if isinstance(kind, list) else [kind]
+        schema["type"] = kinds if "null" in kinds else ["null", *kinds]
+        form[name] = Param(None, description=param.description, **schema)
+        required.append(name)
+    return form, tuple(required)
 
 
 def signoff_subject(sop: registry.Sop, step: registry.Step) -> str:

@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from piak import registry, roles
+from piak import registry, roles, settings
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,15 @@ def sop_doc(sop: registry.Sop) -> str:
 
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "/")
+
+
+def run_date(context: Any) -> datetime:
+    """The run's date in WIB: its logical date, or when it was triggered (manual runs in
+    Airflow 3 may have no logical date). Outputs of a run are keyed to it."""
+    from zoneinfo import ZoneInfo
+
+    when = context.get("logical_date") or context["dag_run"].run_after
+    return when.astimezone(ZoneInfo(settings.TIMEZONE))
 
 
 def actor_of(context: Any) -> str:

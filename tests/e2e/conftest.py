@@ -21,6 +21,7 @@ import requests
 from piak import demo
 
 READY_TIMEOUT = 240
+PARK_SETTLE_SECONDS = 3
 DAG_IDS = ("helpdesk",)
 
 
@@ -53,7 +54,7 @@ class Airflow:
         return self._tokens[user]
 
     def api(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token(user)}"}
+        headers = {"Authorization": f"Bearer {self.token(user)}", **kwargs.pop("headers", {})}
         return requests.request(
             method, f"{self.url}/api/v2{path}", headers=headers, timeout=60, **kwargs
         )
@@ -83,13 +84,19 @@ class Airflow:
         while time.monotonic() < deadline:
             state = self.task_state(dag_id, run_id, task_id)
             if state in states:
+                if state == "awaiting_input":
+                    # A person answers after seconds, not milliseconds. An answer within the
+                    # instant the task parks races the executor's report of the parked try
+                    # (apache/airflow#66374: the scheduler then retries the task, which asks
+                    # again); wait as long as the slowest report takes here.
+                    time.sleep(PARK_SETTLE_SECONDS)
                 return state
             if state in {"failed", "upstream_failed"} - states:
                 break
             time.sleep(1)
         raise AssertionError(
             f"{dag_id}/{run_id}/{task_id}: state {state!r}, expected {sorted(states)}\n"
-            + self.task_log(dag_id, run_id, task_id)
+            + self.failure_report(dag_id, run_id)
         )
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
@@ -98,8 +105,12 @@ class Airflow:
         while time.monotonic() < deadline:
             response = self.api("admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}")
             state = response.json()["state"]
-            if state in {"success", "failed"}:
+            if state == "success":
                 return state
+            if state == "failed":
+                raise AssertionError(
+                    f"{dag_id}/{run_id} failed:\n" + self.failure_report(dag_id, run_id)
+                )
             time.sleep(1)
         raise AssertionError(f"{dag_id}/{run_id}: still {state!r} after {timeout}s")
 
@@ -119,14 +130,31 @@ class Airflow:
             json={"chosen_options": options, "params_input": params or {}},
         )
 
+    def failure_report(self, dag_id: str, run_id: str) -> str:
+        """States of every task of the run and the logs of the failed ones."""
+        response = self.api("admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        lines = []
+        for ti in response.json().get("task_instances", []):
+            lines.append(f"{ti['task_id']}: {ti['state']}")
+            if ti["state"] in ("failed", "up_for_retry"):
+                lines.append(self.task_log(dag_id, run_id, ti["task_id"], ti["try_number"] or 1))
+        return "\n".join(lines)
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         response = self.api(
             "admin",
             "GET",
             f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-            headers={"Accept": "text/plain"},
+            params={"full_content": "true"},
         )
-        return response.text[-4000:]
+        content = response.json().get("content", [])
+        lines = [
+            " ".join(str(item.get(k, "")) for k in ("level", "event", "error_detail"))
+            if isinstance(item, dict)
+            else str(item)
+            for item in content
+        ]
+        return "\n".join(lines)[-6000:]
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,291 @@
+"""The agenda (log book): every finished step of every SOP run, in one store.
+
+Reached through SQLAlchemy Core at ``piak.settings.agenda_url()``: a SQLite file by default,
+PostgreSQL in the production stack. Writing is an upsert keyed on (dag_id, run_id, task_id,
+map_index): a retry or a rerun of the same task replaces its entry, never duplicates it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from piak import settings
+from piak.errors import PiakError
+from piak.roles import ROLE_TITLES, ROLES
+
+OUTCOMES: dict[str, str] = {
+    "done": "selesai",
+    "approved": "disetujui",
+    "rejected": "ditolak",
+    "failed": "gagal",
+    "returned": "dikembalikan",
+    "skipped": "dilewati",
+}
+MONTHS = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+]
+WIB = ZoneInfo(settings.TIMEZONE)
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+metadata = sa.MetaData()
+agenda_entry = sa.Table(
+    "agenda_entry",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("sop_code", sa.String(64), nullable=False),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("map_index", sa.Integer, nullable=False, server_default="-1"),
+    sa.Column("step_number", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(250), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("output_ref", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("dag_id", "run_id", "task_id", "map_index", name="uq_agenda_task"),
+)
+
+
+@dataclass(frozen=True)
+class AgendaEntry:
+    """One finished step. ``recorded_at`` is when it finished (timezone-aware)."""
+
+    recorded_at: datetime
+    sop_code: str
+    dag_id: str
+    run_id: str
+    task_id: str
+    step_number: int
+    role: str
+    actor: str
+    outcome: str
+    map_index: int = -1
+    output_ref: str | None = None
+    note: str | None = None
+
+    def validate(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise PiakError(
+                f"agenda: outcome {self.outcome!r} bukan salah satu dari {list(OUTCOMES)}"
+            )
+        if self.role not in ROLES:
+            raise PiakError(f"agenda: role {self.role!r} bukan salah satu dari {list(ROLES)}")
+        if not isinstance(self.recorded_at, datetime) or self.recorded_at.tzinfo is None:
+            raise PiakError("agenda: recorded_at harus waktu dengan zona waktu")
+        if not isinstance(self.step_number, int) or self.step_number < 1:
+            raise PiakError(
+                f"agenda: step_number {self.step_number!r} harus bilangan bulat positif"
+            )
+        for name in ("sop_code", "dag_id", "run_id", "task_id", "actor"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise PiakError(f"agenda: {name} wajib diisi")
+
+
+@functools.cache
+def _engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine, checkfirst=True)
+    return engine
+
+
+def engine(url: str | None = None) -> sa.Engine:
+    """The agenda's engine (tables created on first use)."""
+    return _engine(url or settings.agenda_url())
+
+
+def record(entry: AgendaEntry, url: str | None = None) -> None:
+    """Write ``entry``; the same task of the same run is replaced, never duplicated."""
+    entry.validate()
+    eng = engine(url)
+    values = {f.name: getattr(entry, f.name) for f in fields(entry)}
+    values["recorded_at"] = entry.recorded_at.astimezone(UTC)
+    values["updated_at"] = datetime.now(UTC)
+    if eng.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif eng.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two supported stores
+        raise PiakError(f"agenda: basis data {eng.dialect.name} tidak didukung")
+    statement = insert(agenda_entry).values(**values)
+    key = ["dag_id", "run_id", "task_id", "map_index"]
+    statement = statement.on_conflict_do_update(
+        index_elements=key,
+        set_={k: statement.excluded[k] for k in values if k not in key},
+    )
+    with eng.begin() as conn:
+        conn.execute(statement)
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """The UTC instants where a WIB month ``YYYY-MM`` starts and ends."""
+    match = _MONTH.match(month or "")
+    if not match:
+        raise PiakError(f"bulan tidak sah: {month!r} (format YYYY-MM, mis. 2026-11)")
+    year, mon = int(match.group(1)), int(match.group(2))
+    start = datetime(year, mon, 1, tzinfo=WIB)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=WIB)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def entries(
+    month: str | None = None,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    url: str | None = None,
+) -> list[AgendaEntry]:
+    """Entries ordered by when they finished, optionally of one WIB month, DAG or run."""
+    query = sa.select(agenda_entry).order_by(agenda_entry.c.recorded_at, agenda_entry.c.id)
+    if month is not None:
+        start, end = month_bounds(month)
+        query = query.where(agenda_entry.c.recorded_at >= start, agenda_entry.c.recorded_at < end)
+    if dag_id is not None:
+        query = query.where(agenda_entry.c.dag_id == dag_id)
+    if run_id is not None:
+        query = query.where(agenda_entry.c.run_id == run_id)
+    with engine(url).connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [_entry(row) for row in rows]
+
+
+def _entry(row: Any) -> AgendaEntry:
+    recorded = row["recorded_at"]
+    if recorded.tzinfo is None:  # SQLite keeps no zone: stored as UTC
+        recorded = recorded.replace(tzinfo=UTC)
+    names = {f.name for f in fields(AgendaEntry)}
+    return AgendaEntry(**{**{k: row[k] for k in names}, "recorded_at": recorded})
+
+
+HEADERS = [
+    "No.",
+    "Tanggal (WIB)",
+    "Jam (WIB)",
+    "SOP",
+    "Langkah",
+    "Peran",
+    "Pelaksana/Penanda tangan",
+    "Hasil",
+    "Keluaran",
+    "Catatan",
+    "Run",
+]
+
+
+def _rows(items: list[AgendaEntry]) -> list[list[Any]]:
+    rows = []
+    for number, e in enumerate(items, start=1):
+        local = e.recorded_at.astimezone(WIB)
+        rows.append(
+            [
+                number,
+                local.strftime("%d-%m-%Y"),
+                local.strftime("%H:%M"),
+                e.sop_code,
+                e.step_number,
+                ROLE_TITLES.get(e.role, e.role),
+                e.actor,
+                OUTCOMES[e.outcome],
+                e.output_ref or "",
+                e.note or "",
+                e.run_id,
+            ]
+        )
+    return rows
+
+
+def month_title(month: str) -> str:
+    month_bounds(month)
+    year, mon = month.split("-")
+    return f"{MONTHS[int(mon) - 1]} {year}"
+
+
+def export_month(month: str, out: str | Path, url: str | None = None) -> tuple[Path, int]:
+    """Write the month's agenda to ``out`` (.xlsx for the paper book, or .csv)."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise PiakError(f"format keluaran tidak didukung: {out.name} (pakai .xlsx atau .csv)")
+    title = month_title(month)
+    items = entries(month=month, url=url)
+    rows = _rows(items)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        if suffix == ".csv":
+            _write_csv(tmp, rows)
+        else:
+            _write_xlsx(tmp, rows, title)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out, len(rows)
+
+
+def _write_csv(path: Path, rows: list[list[Any]]) -> None:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADERS)
+        writer.writerows(rows)
+
+
+def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Agenda"
+    sheet.append([f"Agenda Bidang PIAK - {title}"])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADERS))
+    sheet.append([])
+    sheet.append(HEADERS)
+    thin = Side(style="thin", color="999999")
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+    for row in rows:
+        sheet.append(row)
+    widths = [5, 13, 9, 22, 8, 20, 24, 13, 40, 40, 36]
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    for row in sheet.iter_rows(min_row=4):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+    sheet.freeze_panes = "A4"
+    sheet.print_title_rows = "3:3"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    book.save(path)
