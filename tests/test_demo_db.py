@@ -20,12 +20,44 @@ ROOT = Path(__file__).resolve().parents[1]
 RESIDENTS = 3000
 
 COLUMNS = {
-    "BIODATA_WNI": (
-        "NIK NO_KK NAMA_LGKP JENIS_KLMIN TMPT_LHR TGL_LHR GOL_DRH AGAMA STAT_KWN STAT_HBKEL "
-        "PDDK_AKH JENIS_PKRJN PNYDNG_CCT NIK_IBU NAMA_LGKP_IBU NIK_AYAH NAMA_LGKP_AYAH "
-        "NO_AKTA_LHR TGL_KWN NO_AKTA_CRAI NO_PROP NO_KAB NO_KEC NO_KEL FLAG_STATUS TGL_ENTRI"
-    ).split(),
-    "DATA_KELUARGA": "NO_KK NIK_KK NAMA_KEP ALAMAT NO_RT NO_RW DUSUN TGL_INSERTION".split(),
+    "BIODATA_WNI": [
+        "NIK",
+        "NO_KK",
+        "NAMA_LGKP",
+        "JENIS_KLMIN",
+        "TMPT_LHR",
+        "TGL_LHR",
+        "GOL_DRH",
+        "AGAMA",
+        "STAT_KWN",
+        "STAT_HBKEL",
+        "PDDK_AKH",
+        "JENIS_PKRJN",
+        "PNYDNG_CCT",
+        "NIK_IBU",
+        "NAMA_LGKP_IBU",
+        "NIK_AYAH",
+        "NAMA_LGKP_AYAH",
+        "NO_AKTA_LHR",
+        "TGL_KWN",
+        "NO_AKTA_CRAI",
+        "NO_PROP",
+        "NO_KAB",
+        "NO_KEC",
+        "NO_KEL",
+        "FLAG_STATUS",
+        "TGL_ENTRI",
+    ],
+    "DATA_KELUARGA": [
+        "NO_KK",
+        "NIK_KK",
+        "NAMA_KEP",
+        "ALAMAT",
+        "NO_RT",
+        "NO_RW",
+        "DUSUN",
+        "TGL_INSERTION",
+    ],
     "SETUP_PROP": ["NO_PROP", "NAMA_PROP"],
     "SETUP_KAB": ["NO_PROP", "NO_KAB", "NAMA_KAB"],
     "SETUP_KEC": ["NO_PROP", "NO_KAB", "NO_KEC", "NAMA_KEC"],
