@@ -375,7 +375,7 @@ def _full_names(p: dict[str, Any], index: np.ndarray) -> list[str]:
             p["sex"][index].tolist(),
             p["given"][index].tolist(),
             p["own_family"][index].tolist(),
-            strict=False,
+            strict=True,
         )
     ]
 
@@ -401,7 +401,7 @@ def _resident_rows(p: dict[str, Any], lo: int, hi: int, prop: int, kab: int) -> 
     full = _full_names(p, rows)
     mother, father = _parents(p, rows)
     parent_idx = np.unique(np.concatenate([mother[mother >= 0], father[father >= 0]]))
-    parent_names = dict(zip(parent_idx.tolist(), _full_names(p, parent_idx), strict=False))
+    parent_names = dict(zip(parent_idx.tolist(), _full_names(p, parent_idx), strict=True))
     nik = p["nik"].astype(str)[rows].tolist() if hi - lo == len(p["nik"]) else None
     nik = [str(x) for x in p["nik"][rows].tolist()] if nik is None else nik
     nik_all = p["nik"]
@@ -426,20 +426,20 @@ def _resident_rows(p: dict[str, Any], lo: int, hi: int, prop: int, kab: int) -> 
             by.tolist(),
             rows.tolist(),
             p["has_birth_cert"][rows].tolist(),
-            strict=False,
+            strict=True,
         )
     ]
     divorced = (p["marital"][rows] == 3) & p["divorce_cert"][rows]
     crai = [
         f"{prop:02d}{kab:02d}-CR-{i:07d}" if d else None
-        for i, d in zip(rows.tolist(), divorced, strict=False)
+        for i, d in zip(rows.tolist(), divorced, strict=True)
     ]
     places = [b.upper() for b in names_all["birthplaces"]]
     regency = "KAB. " + _data()["region"]["regency"]["name"].upper().removeprefix("KABUPATEN ")
     birthplace = [
         regency if here else places[b]
         for here, b in zip(
-            p["born_here"][rows].tolist(), p["birthplace"][rows].tolist(), strict=False
+            p["born_here"][rows].tolist(), p["birthplace"][rows].tolist(), strict=True
         )
     ]
     mother_l, father_l = mother.tolist(), father.tolist()
@@ -471,7 +471,7 @@ def _resident_rows(p: dict[str, Any], lo: int, hi: int, prop: int, kab: int) -> 
         p["flag"][rows].tolist(),
         (ENTRY_START + p["entered"][rows].astype("timedelta64[D]")).astype(str).tolist(),
     ]
-    return list(zip(*cols, strict=False))
+    return list(zip(*cols, strict=True))
 
 
 def _family_rows(p: dict[str, Any], lo: int, hi: int, prop: int, kab: int) -> list[tuple]:
@@ -482,7 +482,7 @@ def _family_rows(p: dict[str, Any], lo: int, hi: int, prop: int, kab: int) -> li
     out = []
     head_names = _full_names(p, heads)
     for offset, (head, village) in enumerate(
-        zip(heads.tolist(), p["village"][lo:hi].tolist(), strict=False)
+        zip(heads.tolist(), p["village"][lo:hi].tolist(), strict=True)
     ):
         i = lo + offset
         v = villages[village]
