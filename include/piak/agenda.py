@@ -7,8 +7,8 @@ map_index): a retry or a rerun of the same task replaces its entry, never duplic
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,20 +103,26 @@ class AgendaEntry:
                 raise PiakError(f"agenda: {name} wajib diisi")
 
 
-@functools.cache
-def _engine(url: str) -> sa.Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-    else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine, checkfirst=True)
-    return engine
+_engines: dict[str, sa.Engine] = {}
+_engines_lock = threading.Lock()
 
 
 def engine(url: str | None = None) -> sa.Engine:
-    """The agenda's engine (tables created on first use)."""
-    return _engine(url or settings.agenda_url())
+    """The agenda's engine for ``url`` (default: settings), tables created on first use."""
+    url = url or settings.agenda_url()
+    with _engines_lock:
+        if url not in _engines:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                created = sa.create_engine(url, connect_args={"timeout": 30})
+            else:
+                created = sa.create_engine(url, pool_pre_ping=True)
+            try:
+                metadata.create_all(created, checkfirst=True)
+            except sa.exc.DBAPIError:  # another process created it between check and create
+                metadata.create_all(created, checkfirst=True)
+            _engines[url] = created
+        return _engines[url]
 
 
 def record(entry: AgendaEntry, url: str | None = None) -> None:
