@@ -125,11 +125,20 @@ def run_standalone(
         print(f"  {login:<14} {password}")
     print("Tekan Ctrl-C untuk menghentikan semuanya.\n", flush=True)
     env = airflow_env(airflow_home, port=port)
+    # Ctrl-C (SIGINT) and SIGTERM both stop everything, even when started from a shell that
+    # ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     proc = subprocess.Popen([airflow_bin(), "standalone"], env=env, start_new_session=True)
     try:
         return proc.wait()
     except KeyboardInterrupt:
+        print("\nMenghentikan Airflow…", flush=True)
         return stop(proc)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
