@@ -134,7 +134,9 @@ def run_standalone(
         return proc.wait()
     except KeyboardInterrupt:
         print("\nMenghentikan Airflow…", flush=True)
-        return stop(proc)
+        stop(proc)
+        print("Airflow berhenti.")
+        return 0
 
 
 def _interrupt(signum: int, frame: object) -> None:
