@@ -43,6 +43,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--residents", type=int, default=100_000, help="demo database size")
     demo_cmd.set_defaults(handler=_run_demo)
 
+    backup = sub.add_parser("backup", help="make a backup set of a SQLite database by hand")
+    backup.add_argument("--sqlite", required=True, help="the SQLite database to back up")
+    backup.add_argument("--dest", required=True, help="backup directory (the set goes inside)")
+    backup.add_argument("--label", default="manual", help="set name prefix (default: manual)")
+    backup.set_defaults(handler=_run_backup)
+
+    verify = sub.add_parser("verify-backup", help="verify a backup set against its manifest")
+    verify.add_argument("path", help="the set's folder (server, flash disk, NAS)")
+    verify.set_defaults(handler=_run_verify_backup)
+
+    copy = sub.add_parser("copy-backup", help="copy a backup set to a folder and verify the copy")
+    copy.add_argument("source", help="the set's folder")
+    copy.add_argument("dest", help="destination directory (the set goes inside)")
+    copy.set_defaults(handler=_run_copy_backup)
+
     roles = sub.add_parser("roles", help="print who holds which office role")
     roles.set_defaults(handler=_run_roles)
     return parser
@@ -76,6 +91,58 @@ def _run_demo(args: argparse.Namespace) -> int:
     from piak import demo
 
     return demo.run_standalone(port=args.port, residents=args.residents)
+
+
+def _run_backup(args: argparse.Namespace) -> int:
+    from datetime import datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from piak import backupset, settings, sqlite_backup
+
+    source = Path(args.sqlite)
+    name = backupset.set_name_for(args.label, datetime.now(ZoneInfo(settings.TIMEZONE)))
+    folder = sqlite_backup.backup(source, Path(args.dest), name, database=source.name)
+    print(folder)
+    return 0
+
+
+def _run_verify_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from piak import backupset
+
+    folder = Path(args.path)
+    if not folder.is_dir():
+        print(f"galat: {folder} bukan folder set cadangan", file=sys.stderr)
+        return 1
+    check = backupset.verify_set(folder)
+    if not check.ok:
+        for problem in check.problems:
+            print(f"RUSAK: {problem}", file=sys.stderr)
+        return 1
+    manifest = backupset.load_manifest(folder)
+    print(
+        f"UTUH: set {manifest.set_name} ({manifest.database}, {manifest.engine}), "
+        f"{len(manifest.files)} berkas, {manifest.total_size} byte, "
+        f"diekspor {manifest.finished_at}"
+    )
+    return 0
+
+
+def _run_copy_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from piak import backupset, offsite
+
+    source = Path(args.source)
+    backupset.verify_set(source).raise_for_problems()
+    report = offsite.copy_set(source, offsite.LocalTarget(Path(args.dest)))
+    print(
+        f"{source.name} -> {Path(args.dest) / source.name}: {len(report.copied)} berkas disalin, "
+        f"{len(report.skipped)} sudah ada; salinan terverifikasi"
+    )
+    return 0
 
 
 def _run_roles(args: argparse.Namespace) -> int:

@@ -76,15 +76,19 @@ class SopStepOperator(BaseOperator):
         self,
         *,
         sop_code: str,
-        step_number: int,
+        step_number: int | tuple[int, ...],
         run: str,
         op_kwargs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        step = registry.get_sop(sop_code).step(step_number)
-        kwargs.setdefault("doc_md", steps.step_doc(registry.get_sop(sop_code), step))
+        sop = registry.get_sop(sop_code)
+        numbers = (step_number,) if isinstance(step_number, int) else tuple(step_number)
+        kwargs.setdefault("doc_md", "\n\n".join(steps.step_doc(sop, sop.step(n)) for n in numbers))
         super().__init__(**kwargs)
-        self.sop_code, self.step_number, self.role = sop_code, step_number, step.role
+        step = sop.step(numbers[-1])
+        self.sop_code, self.step_number, self.role = sop_code, step.number, step.role
+        #: Every SOP step this task carries out (the agenda records the last).
+        self.steps_covered = numbers
         self.run_path = run
         self.op_kwargs = dict(op_kwargs or {})
         if ":" not in run:
@@ -104,8 +108,10 @@ class SopStepOperator(BaseOperator):
         return result
 
 
-def work(sop_code: str, step_number: int, *, task_id: str, run: str, **kwargs: Any) -> BaseOperator:
-    """An operational step of ``sop_code`` performed by code (see :class:`SopStepOperator`)."""
+def work(
+    sop_code: str, step_number: int | tuple[int, ...], *, task_id: str, run: str, **kwargs: Any
+) -> BaseOperator:
+    """An operational step (or consecutive steps) of ``sop_code`` performed by code."""
     return SopStepOperator(
         sop_code=sop_code, step_number=step_number, run=run, task_id=task_id, **kwargs
     )

@@ -1,0 +1,155 @@
+"""Backup configuration (``config/backup.yaml`` or ``PIAK_BACKUP_FILE``), validated.
+
+Relative paths are under ``PIAK_HOME``. Credentials are never here: Oracle and SFTP targets name
+Airflow Connections.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from piak import settings
+from piak.errors import PiakError
+from piak.timeouts import parse_duration
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str
+    type: str  # "path" or "sftp"
+    path: str
+    conn_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Retention:
+    daily: int = 7
+    weekly: int = 4
+    monthly: int = 6
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    ssh_conn_id: str
+    db_conn_id: str | None
+    directory: str
+    server_dir: str
+    schemas: tuple[str, ...]
+    full: bool
+    filesize: str
+    checksum: bool
+    timeout: timedelta
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    label: str
+    schedule: str
+    engine: str
+    backup_dir: Path
+    targets: tuple[TargetConfig, ...]
+    retention: Retention
+    sqlite_database: Path | None = None
+    oracle: OracleConfig | None = None
+    source: Path = field(default=Path("."))
+
+
+def config_file() -> Path:
+    return Path(
+        os.environ.get("PIAK_BACKUP_FILE") or settings.PROJECT_ROOT / "config" / "backup.yaml"
+    )
+
+
+def _path(value: Any, where: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise PiakError(f"{where}: harus path")
+    path = Path(value)
+    return path if path.is_absolute() else settings.home() / path
+
+
+def load(path: Path | None = None) -> BackupConfig:
+    """Read and check the backup configuration; errors name the file and the field."""
+    path = path or config_file()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise PiakError(f"{path}: berkas konfigurasi backup tidak ditemukan") from None
+    except yaml.YAMLError as exc:
+        raise PiakError(f"{path}: bukan YAML yang sah: {exc}") from None
+
+    def where(name: str) -> str:
+        return f"{path}: {name}"
+
+    label = data.get("label")
+    if not isinstance(label, str) or not re.match(r"^[a-z][a-z0-9_]{0,29}$", label):
+        raise PiakError(f"{where('label')}: huruf kecil/angka/garis bawah, contoh 'siak'")
+    engine = data.get("engine")
+    if engine not in ("sqlite", "oracle"):
+        raise PiakError(f"{where('engine')}: 'sqlite' atau 'oracle', bukan {engine!r}")
+    targets = []
+    for i, raw in enumerate(data.get("targets") or []):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise PiakError(f"{where(f'targets[{i}].name')}: nama target tidak sah")
+        kind = raw.get("type")
+        if kind == "path":
+            local = _path(raw.get("path"), where(f"targets[{i}].path"))
+            targets.append(TargetConfig(name, kind, str(local)))
+        elif kind == "sftp":
+            conn_id, remote = raw.get("conn_id"), raw.get("path")
+            if not (
+                isinstance(conn_id, str) and isinstance(remote, str) and remote.startswith("/")
+            ):
+                raise PiakError(f"{where(f'targets[{i}]')}: sftp perlu conn_id dan path absolut")
+            targets.append(TargetConfig(name, kind, remote, conn_id))
+        else:
+            raise PiakError(f"{where(f'targets[{i}].type')}: 'path' atau 'sftp', bukan {kind!r}")
+    if len({t.name for t in targets}) != len(targets):
+        raise PiakError(f"{where('targets')}: nama target harus unik")
+    raw_retention = data.get("retention") or {}
+    try:
+        retention = Retention(**{k: int(v) for k, v in raw_retention.items()})
+    except (TypeError, ValueError) as exc:
+        raise PiakError(f"{where('retention')}: daily/weekly/monthly harus bilangan bulat") from exc
+    if min(retention.daily, retention.weekly, retention.monthly) < 0 or retention.daily < 1:
+        raise PiakError(f"{where('retention')}: daily minimal 1, lainnya tidak negatif")
+    config = BackupConfig(
+        label=label,
+        schedule=str(data.get("schedule") or "0 23 * * *"),
+        engine=engine,
+        backup_dir=_path(data.get("backup_dir"), where("backup_dir")),
+        targets=tuple(targets),
+        retention=retention,
+        source=path,
+    )
+    if engine == "sqlite":
+        sqlite = data.get("sqlite") or {}
+        database = _path(sqlite.get("database"), where("sqlite.database"))
+        return BackupConfig(**{**config.__dict__, "sqlite_database": database})
+    oracle = data.get("oracle") or {}
+    try:
+        oracle_config = OracleConfig(
+            ssh_conn_id=str(oracle["ssh_conn_id"]),
+            db_conn_id=oracle.get("db_conn_id"),
+            directory=str(oracle["directory"]),
+            server_dir=str(oracle["server_dir"]),
+            schemas=tuple(oracle.get("schemas") or ()),
+            full=bool(oracle.get("full", False)),
+            filesize=str(oracle.get("filesize", "4G")),
+            checksum=bool(oracle.get("checksum", False)),
+            timeout=parse_duration(oracle.get("timeout", "4h")),
+        )
+    except KeyError as exc:
+        raise PiakError(f"{where(f'oracle.{exc.args[0]}')}: wajib ada") from None
+    if bool(oracle_config.schemas) == oracle_config.full:
+        raise PiakError(f"{where('oracle')}: pilih schemas atau full: true (salah satu)")
+    return BackupConfig(**{**config.__dict__, "oracle": oracle_config})
