@@ -1,4 +1,4 @@
-"""SOP Prosedur Backup database: nightly backup with a verified offsite copy and hand-over."""
+"""Airflow DAG of SOP Prosedur Backup database: nightly backup, verified offsite copy, hand-over."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SOP Prosedur Layanan Bantuan dan Gangguan SIAK: a complaint from its sheet to its archive."""
+"""Airflow DAG of SOP Prosedur Layanan Bantuan dan Gangguan SIAK: a complaint to its archive."""
 
 from __future__ import annotations
 

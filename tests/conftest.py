@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,33 +23,58 @@ def _listening(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _postgres_bindir() -> Path:
+    """The newest Debian PostgreSQL's bin directory (``/usr/lib/postgresql/<major>/bin``)."""
+    found = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()]
+    if not found:
+        pytest.fail("postgresql is installed but no /usr/lib/postgresql/*/bin/initdb was found")
+    return max(found, key=lambda p: [int(n) for n in re.findall(r"\d+", p.parent.name)])
+
+
 def _private_cluster() -> Iterator[tuple[str, int]]:
-    """Start a throwaway PostgreSQL cluster on a loopback port of its own (as user postgres)."""
-    if os.geteuid() != 0:
+    """Start a throwaway PostgreSQL cluster on a loopback port of its own, stop it at the end.
+
+    As root the package is installed when missing and the cluster runs as user postgres (initdb
+    refuses root); otherwise it runs as the current user, and a missing package fails the test
+    with the exact command to run.
+    """
+    ensure = subprocess.run(
+        [str(ROOT / "scripts/ensure-debian-packages.sh"), "postgresql"],
+        capture_output=True,
+        text=True,
+    )
+    if ensure.returncode != 0:
         pytest.fail(
-            "No PostgreSQL on 127.0.0.1:5432 and not root to install one: "
-            "sudo apt-get install -y postgresql, or start PostgreSQL on 127.0.0.1:5432"
+            "No PostgreSQL listens on 127.0.0.1:5432 and none could be installed:\n"
+            f"{ensure.stdout}{ensure.stderr}"
         )
-    subprocess.run([str(ROOT / "scripts/ensure-debian-packages.sh"), "postgresql"], check=True)
-    bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    bindir = _postgres_bindir()
     data = Path(tempfile.mkdtemp(prefix="piak-pg-"))
-    shutil.chown(data, "postgres")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-
-    def as_postgres(*args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True)
-
-    as_postgres(str(bindir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres")
-    as_postgres(
-        str(bindir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l", str(data / "log"),
-        "-o", f"-k {data} -h 127.0.0.1 -p {port}", "start",
-    )  # fmt: skip
+    pg_ctl = [*prefix, str(bindir / "pg_ctl"), "-D", str(data / "db")]
+    initdb = [*prefix, str(bindir / "initdb"), "-D", str(data / "db"), "-A", "trust"]
+    try:
+        subprocess.run([*initdb, "-U", "postgres"], check=True, capture_output=True, text=True)
+        subprocess.run(
+            [*pg_ctl, "-w", "-l", str(data / "log"), "-o", f"-k {data} -h 127.0.0.1 -p {port}",
+             "start"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        log = data / "log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        shutil.rmtree(data, ignore_errors=True)
+        pytest.fail(f"Could not start a private PostgreSQL: {exc}\n{exc.stderr}\n{tail}")
     try:
         yield "127.0.0.1", port
     finally:
-        as_postgres(str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop")
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -63,7 +89,7 @@ def postgres_server() -> Iterator[tuple[str, int]]:
 
 @pytest.fixture(scope="session")
 def postgres_url(postgres_server) -> Iterator[str]:
-    """A database of this test session's own, dropped at the end."""
+    """SQLAlchemy URL of a database of this test session's own, dropped at the end."""
     import sqlalchemy as sa
 
     host, port = postgres_server
@@ -71,16 +97,22 @@ def postgres_url(postgres_server) -> Iterator[str]:
     admin = sa.create_engine(
         f"postgresql+psycopg2://postgres@{host}:{port}/postgres", isolation_level="AUTOCOMMIT"
     )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.DBAPIError as exc:
+        admin.dispose()
+        pytest.fail(
+            f"Could not create a test database on PostgreSQL {host}:{port} as user postgres "
+            f"without a password (the tests need trust auth on loopback): {exc.orig}"
+        )
     try:
         yield f"postgresql+psycopg2://postgres@{host}:{port}/{name}"
     finally:
         from piak import agenda
 
-        for url, engine in list(agenda._engines.items()):
-            if name in url:
-                engine.dispose()
+        for url in [u for u in agenda._engines if u.endswith(f"/{name}")]:
+            agenda._engines.pop(url).dispose()
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()

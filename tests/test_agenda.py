@@ -7,8 +7,10 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -49,9 +51,28 @@ def entry(**changes) -> agenda.AgendaEntry:
 def test_a_retry_replaces_never_duplicates(url):
     agenda.record(entry(outcome="failed", note="timeout"), url)
     agenda.record(entry(outcome="failed", note="timeout"), url)
-    agenda.record(entry(outcome="approved", note="diterima utuh"), url)
+    later = datetime(2026, 11, 20, 4, 30, tzinfo=UTC)
+    agenda.record(entry(outcome="approved", note="diterima utuh", recorded_at=later), url)
     (only,) = agenda.entries(url=url)
-    assert (only.outcome, only.note) == ("approved", "diterima utuh")
+    assert (only.outcome, only.note, only.recorded_at) == ("approved", "diterima utuh", later)
+
+
+def test_recorded_at_comes_back_as_the_same_instant(url):
+    wib = datetime(2026, 11, 20, 10, 15, 30, 123456, tzinfo=ZoneInfo("Asia/Jakarta"))
+    agenda.record(entry(recorded_at=wib), url)
+    (only,) = agenda.entries(url=url)
+    assert only.recorded_at.utcoffset() is not None
+    assert only.recorded_at == wib == datetime(2026, 11, 20, 3, 15, 30, 123456, tzinfo=UTC)
+
+
+def test_one_task_carrying_out_two_steps_gives_one_entry_per_step(url):
+    agenda.record(entry(step_number=4), url)
+    agenda.record(entry(step_number=5), url)
+    agenda.record(entry(step_number=5, outcome="rejected", note="ulang"), url)
+    assert [(e.step_number, e.outcome) for e in agenda.entries(url=url)] == [
+        (4, "approved"),
+        (5, "rejected"),
+    ]
 
 
 def test_different_tasks_and_runs_are_separate_entries(url):
@@ -68,12 +89,33 @@ def _record_many(url: str, worker: int) -> None:
         agenda.record(entry(note=f"worker {worker} try {i}"), url)
 
 
-def test_concurrent_writers_leave_one_entry(url):
-    agenda.engine(url)  # create the table before the race
+def test_concurrent_processes_leave_one_entry(url):
     context = multiprocessing.get_context("spawn")
-    with context.Pool(6) as pool:
-        pool.starmap(_record_many, [(url, w) for w in range(6)])
-    assert len(agenda.entries(url=url)) == 1
+    with context.Pool(8) as pool:  # each process creates the table too: that races as well
+        pool.starmap(_record_many, [(url, w) for w in range(8)])
+    (only,) = agenda.entries(url=url)
+    assert only.note.endswith("try 9")
+
+
+def test_concurrent_threads_leave_one_entry(url):
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        start.wait()
+        try:
+            _record_many(url, worker)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    (only,) = agenda.entries(url=url)
+    assert only.note.endswith("try 9")
 
 
 def test_month_uses_wib_boundaries(url):
@@ -95,18 +137,41 @@ def test_month_uses_wib_boundaries(url):
         ({"actor": " "}, "actor"),
         ({"step_number": 0}, "step_number"),
         ({"recorded_at": datetime(2026, 11, 1)}, "recorded_at"),
+        ({"map_index": -2}, "map_index"),
+        ({"step_number": True}, "step_number"),
+        ({"sop_code": "x" * 65}, "sop_code"),
+        ({"note": "a\x00b"}, "note"),
+        ({"output_ref": 7}, "output_ref"),
     ],
 )
-def test_invalid_entries_are_refused_and_nothing_written(url, changes, field):
+def test_invalid_entries_are_refused_and_nothing_written(tmp_path, changes, field):
+    url = f"sqlite:///{tmp_path / 'agenda.db'}"
     with pytest.raises(PiakError, match=field):
         agenda.record(entry(**changes), url)
-    assert agenda.entries(url=url) == []
+    assert not (tmp_path / "agenda.db").exists()  # refused before the store was touched
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "November", ""])
-def test_bad_month_is_refused(month):
+@pytest.mark.parametrize(
+    ("changes", "field"), [({"outcome": "ok"}, "outcome"), ({"role": "bupati"}, "role")]
+)
+def test_invalid_entries_leave_the_store_as_it_was(url, changes, field):
+    agenda.record(entry(), url)
+    with pytest.raises(PiakError, match=field):
+        agenda.record(entry(**changes), url)
+    (only,) = agenda.entries(url=url)
+    assert (only.outcome, only.role) == ("approved", "kasi")
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "November", "", "2026-11\n", "0000-01"])
+def test_bad_month_is_refused(month, tmp_path):
     with pytest.raises(PiakError, match="bulan tidak sah"):
         agenda.month_bounds(month)
+    url = f"sqlite:///{tmp_path / 'agenda.db'}"
+    with pytest.raises(PiakError, match="bulan tidak sah"):
+        agenda.entries(month=month, url=url)
+    with pytest.raises(PiakError, match="bulan tidak sah"):
+        agenda.export_month(month, tmp_path / "agenda.xlsx", url)
+    assert not (tmp_path / "agenda.xlsx").exists()
 
 
 def _november(url: str) -> None:
@@ -132,13 +197,45 @@ def test_export_xlsx_has_the_month_in_indonesian(url, tmp_path):
     assert count == 3
     sheet = load_workbook(path).active
     assert sheet["A1"].value == "Agenda Bidang PIAK - November 2026"
-    assert [c.value for c in sheet[3]] == agenda.HEADERS
+    assert (
+        [c.value for c in sheet[3]]
+        == agenda.HEADERS
+        == [
+            "No.",
+            "Tanggal (WIB)",
+            "Jam (WIB)",
+            "SOP",
+            "Langkah",
+            "Peran",
+            "Pelaksana/Penanda tangan",
+            "Hasil",
+            "Keluaran",
+            "Catatan",
+            "Run",
+        ]
+    )
+    assert all(c.font.bold for c in sheet[3])
+    assert sheet.freeze_panes == "A4"
+    assert sheet.column_dimensions["J"].width >= 30
+    assert sheet["J4"].alignment.wrap_text
     body = [[c.value for c in row] for row in sheet.iter_rows(min_row=4)]
     assert [row[0] for row in body] == [1, 2, 3]
     assert body[0][1:3] == ["01-11-2026", "08:00"]  # 01:00 UTC = 08:00 WIB
     assert [row[7] for row in body] == ["disetujui", "ditolak", "selesai"]
     assert body[1][9] == "catatan 1"
     assert body[0][5] == "Kepala Seksi"
+    assert body[0][3] == "backup_database"
+    assert len(body) == 3  # the October entry is not in November's book
+    assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_export_xlsx_keeps_notes_as_text(url, tmp_path):
+    from openpyxl import load_workbook
+
+    agenda.record(entry(note='=HYPERLINK("http://x")\x07', output_ref="+62 811"), url)
+    path, count = agenda.export_month("2026-11", tmp_path / "agenda.xlsx", url)
+    cell = load_workbook(path).active["J4"]
+    assert (count, cell.value, cell.data_type) == (1, '=HYPERLINK("http://x")', "s")
 
 
 def test_export_csv(url, tmp_path):
@@ -148,12 +245,16 @@ def test_export_csv(url, tmp_path):
         rows = list(csv.reader(handle))
     assert rows[0] == agenda.HEADERS
     assert len(rows) == 1 + count == 4
+    assert rows[1][1:4] == ["01-11-2026", "08:00", "backup_database"]
+    assert [row[7] for row in rows[1:]] == ["disetujui", "ditolak", "selesai"]
+    assert all(row[1].endswith("-11-2026") for row in rows[1:]) and rows[3][9] == "catatan 2"
 
 
-def test_export_refuses_other_formats_and_writes_nothing(tmp_path):
+@pytest.mark.parametrize("name", ["agenda.pdf", "agenda.xls", "agenda"])
+def test_export_refuses_other_formats_and_writes_nothing(tmp_path, name):
     with pytest.raises(PiakError, match=r"\.xlsx atau \.csv"):
-        agenda.export_month("2026-11", tmp_path / "agenda.pdf", f"sqlite:///{tmp_path}/a.db")
-    assert not (tmp_path / "agenda.pdf").exists()
+        agenda.export_month("2026-11", tmp_path / name, f"sqlite:///{tmp_path}/a.db")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_export(tmp_path):

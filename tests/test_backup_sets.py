@@ -98,7 +98,7 @@ def _edit_manifest(set_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../etc", "siak_2026*", "/tmp/x_20261124T2300", "SIAK_20261124T2300", ""]
+    "name", ["../etc", "siak_2026*", "/srv/x_20261124T2300", "SIAK_20261124T2300", ""]
 )
 def test_set_names_are_never_paths_or_wildcards(name):
     with pytest.raises(PiakError, match="nama set cadangan tidak sah"):

@@ -2,13 +2,16 @@
 
 Reached through SQLAlchemy Core at ``piak.settings.agenda_url()``: a SQLite file by default,
 PostgreSQL in the production stack. Writing is an upsert keyed on (dag_id, run_id, task_id,
-map_index): a retry or a rerun of the same task replaces its entry, never duplicates it.
+map_index, step_number): a retry or a rerun of the same task replaces its entry, never
+duplicates it (a task that carries out two SOP steps has one entry per step).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import uuid
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +47,9 @@ MONTHS = [
     "Desember",
 ]
 WIB = ZoneInfo(settings.TIMEZONE)
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+#: Longest value each bounded text column takes (PostgreSQL refuses longer ones).
+_LENGTHS = {"sop_code": 64, "dag_id": 250, "run_id": 250, "task_id": 250, "actor": 250}
 
 metadata = sa.MetaData()
 agenda_entry = sa.Table(
@@ -64,7 +69,9 @@ agenda_entry = sa.Table(
     sa.Column("output_ref", sa.Text),
     sa.Column("note", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-    sa.UniqueConstraint("dag_id", "run_id", "task_id", "map_index", name="uq_agenda_task"),
+    sa.UniqueConstraint(
+        "dag_id", "run_id", "task_id", "map_index", "step_number", name="uq_agenda_task_step"
+    ),
 )
 
 
@@ -86,6 +93,7 @@ class AgendaEntry:
     note: str | None = None
 
     def validate(self) -> None:
+        """Raise :class:`PiakError` naming the first bad field; touches nothing."""
         if self.outcome not in OUTCOMES:
             raise PiakError(
                 f"agenda: outcome {self.outcome!r} bukan salah satu dari {list(OUTCOMES)}"
@@ -94,17 +102,45 @@ class AgendaEntry:
             raise PiakError(f"agenda: role {self.role!r} bukan salah satu dari {list(ROLES)}")
         if not isinstance(self.recorded_at, datetime) or self.recorded_at.tzinfo is None:
             raise PiakError("agenda: recorded_at harus waktu dengan zona waktu")
-        if not isinstance(self.step_number, int) or self.step_number < 1:
+        if not _is_int(self.step_number) or self.step_number < 1:
             raise PiakError(
                 f"agenda: step_number {self.step_number!r} harus bilangan bulat positif"
             )
-        for name in ("sop_code", "dag_id", "run_id", "task_id", "actor"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+        if not _is_int(self.map_index) or self.map_index < -1:
+            raise PiakError(f"agenda: map_index {self.map_index!r} harus bilangan bulat >= -1")
+        for name, limit in _LENGTHS.items():
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
                 raise PiakError(f"agenda: {name} wajib diisi")
+            if len(value) > limit:
+                raise PiakError(f"agenda: {name} lebih dari {limit} karakter")
+        for name in ("output_ref", "note"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise PiakError(f"agenda: {name} harus teks atau None")
+        for name in (*_LENGTHS, "output_ref", "note"):
+            if "\x00" in (getattr(self, name) or ""):
+                raise PiakError(f"agenda: {name} memuat karakter NUL")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _engines: dict[str, sa.Engine] = {}
 _engines_lock = threading.Lock()
+
+
+def _forget_engines_after_fork() -> None:
+    """A forked child must not reuse its parent's pooled connections (or a held lock)."""
+    global _engines_lock
+    _engines_lock = threading.Lock()
+    for cached in _engines.values():
+        cached.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_after_fork)
 
 
 def engine(url: str | None = None) -> sa.Engine:
@@ -139,7 +175,7 @@ def record(entry: AgendaEntry, url: str | None = None) -> None:
     else:  # pragma: no cover - the two supported stores
         raise PiakError(f"agenda: basis data {eng.dialect.name} tidak didukung")
     statement = insert(agenda_entry).values(**values)
-    key = ["dag_id", "run_id", "task_id", "map_index"]
+    key = ["dag_id", "run_id", "task_id", "map_index", "step_number"]
     statement = statement.on_conflict_do_update(
         index_elements=key,
         set_={k: statement.excluded[k] for k in values if k not in key},
@@ -150,8 +186,8 @@ def record(entry: AgendaEntry, url: str | None = None) -> None:
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """The UTC instants where a WIB month ``YYYY-MM`` starts and ends."""
-    match = _MONTH.match(month or "")
-    if not match:
+    match = _MONTH.fullmatch(month) if isinstance(month, str) else None
+    if not match or not 1 <= int(match.group(1)) <= 9998:
         raise PiakError(f"bulan tidak sah: {month!r} (format YYYY-MM, mis. 2026-11)")
     year, mon = int(match.group(1)), int(match.group(2))
     start = datetime(year, mon, 1, tzinfo=WIB)
@@ -225,6 +261,7 @@ def _rows(items: list[AgendaEntry]) -> list[list[Any]]:
 
 
 def month_title(month: str) -> str:
+    """``2026-11`` -> ``November 2026`` (the month in Bahasa Indonesia)."""
     month_bounds(month)
     year, mon = month.split("-")
     return f"{MONTHS[int(mon) - 1]} {year}"
@@ -240,7 +277,7 @@ def export_month(month: str, out: str | Path, url: str | None = None) -> tuple[P
     items = entries(month=month, url=url)
     rows = _rows(items)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         if suffix == ".csv":
             _write_csv(tmp, rows)
@@ -264,6 +301,7 @@ def _write_csv(path: Path, rows: list[list[Any]]) -> None:
 
 def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
@@ -282,7 +320,10 @@ def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
     for row in rows:
-        sheet.append(row)
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # a note starting with "=" is text, never a formula
     widths = [5, 13, 9, 22, 8, 20, 24, 13, 40, 40, 36]
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
@@ -293,5 +334,7 @@ def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
     sheet.freeze_panes = "A4"
     sheet.print_title_rows = "3:3"
     sheet.page_setup.orientation = "landscape"
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
     book.save(path)

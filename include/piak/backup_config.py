@@ -53,7 +53,7 @@ class OracleConfig:
 @dataclass(frozen=True)
 class BackupConfig:
     label: str
-    schedule: str
+    schedule: str | None
     engine: str
     backup_dir: Path
     targets: tuple[TargetConfig, ...]
@@ -124,7 +124,7 @@ def load(path: Path | None = None) -> BackupConfig:
         raise PiakError(f"{where('retention')}: daily minimal 1, lainnya tidak negatif")
     config = BackupConfig(
         label=label,
-        schedule=str(data.get("schedule") or "0 23 * * *"),
+        schedule=data.get("schedule", "0 23 * * *"),
         engine=engine,
         backup_dir=_path(data.get("backup_dir"), where("backup_dir")),
         targets=tuple(targets),

@@ -96,15 +96,17 @@ class SopStepOperator(BaseOperator):
 
     def execute(self, context: Any) -> Any:
         result = resolve(self.run_path)(context, **self.op_kwargs) or {}
-        steps.record_step(
-            context,
-            sop_code=self.sop_code,
-            step_number=self.step_number,
-            role=self.role,
-            outcome=result.get("outcome", "done"),
-            output_ref=result.get("output_ref"),
-            note=result.get("note"),
-        )
+        sop = registry.get_sop(self.sop_code)
+        for number in self.steps_covered:
+            steps.record_step(
+                context,
+                sop_code=self.sop_code,
+                step_number=number,
+                role=sop.step(number).role,
+                outcome=result.get("outcome", "done"),
+                output_ref=result.get("output_ref"),
+                note=result.get("note"),
+            )
         return result
 
 

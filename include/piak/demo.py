@@ -100,6 +100,19 @@ def ensure_passwords(airflow_home: Path, roles_path: Path | None = None) -> dict
     return wanted
 
 
+def prepare_home(piak_home: Path, *, residents: int = 100_000, seed: int = 1) -> None:
+    """The embedded default's state: the demo SIAK database and the demo flash disk's mount
+    point (the backup refuses a target whose mount point is missing)."""
+    from piak import demo_db
+
+    database = piak_home / "siak_demo.db"
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        print(f"Membuat basis data demo SIAK ({residents:,} penduduk)…".replace(",", "."))
+        print(demo_db.generate(database, residents=residents, seed=seed))
+    (piak_home / "storage" / "offsite").mkdir(parents=True, exist_ok=True)
+
+
 def airflow_bin() -> str:
     """The ``airflow`` executable of the running interpreter's environment."""
     candidate = Path(sys.executable).parent / "airflow"
@@ -110,14 +123,8 @@ def run_standalone(
     *, port: int = 8080, residents: int = 100_000, seed: int = 1, airflow_home: Path | None = None
 ) -> int:
     """``make demo``: demo database, users, then ``airflow standalone`` until Ctrl-C."""
-    from piak import demo_db
-
     airflow_home = airflow_home or settings.PROJECT_ROOT / "airflow_home"
-    database = settings.demo_siak_db()
-    if not database.exists():
-        database.parent.mkdir(parents=True, exist_ok=True)
-        print(f"Membuat basis data demo SIAK ({residents:,} penduduk)…".replace(",", "."))
-        print(demo_db.generate(database, residents=residents, seed=seed))
+    prepare_home(settings.home(), residents=residents, seed=seed)
     passwords = ensure_passwords(airflow_home)
     print(f"\nAirflow: http://127.0.0.1:{port}  (AIRFLOW_HOME={airflow_home})")
     print("Login per peran (kata sandi dibuat acak, disimpan hanya di AIRFLOW_HOME):")

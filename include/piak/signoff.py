@@ -80,13 +80,21 @@ class _SignoffMixin:
                 self._ask_again(context, f"isian wajib kosong: {', '.join(missing)}")
             if self._needs_note(chosen) and not note:
                 self._ask_again(context, f"{', '.join(chosen)} tanpa catatan")
-        from airflow.sdk.exceptions import DownstreamTasksSkipped
+        from airflow.providers.standard.exceptions import HITLRejectException
+        from airflow.sdk.exceptions import AirflowFailException, DownstreamTasksSkipped
 
         try:
             result = super().execute_complete(context=context, event=event)  # type: ignore[misc]
         except DownstreamTasksSkipped:  # how branching and rejection end the task: answered
             self._record(context, event)
             raise
+        except HITLRejectException as exc:  # fail_on_reject: fail the run, never ask again
+            self._record(context, event)
+            user = (event.get("responded_by_user") or {}).get("name", "?")
+            note = (event.get("params_input") or {}).get(NOTE)
+            failure = AirflowFailException(f"Ditolak oleh {user}: {note}")
+            failure.agenda_recorded = True  # the rejection, with its note, is the agenda entry
+            raise failure from exc
         self._record(context, event)
         return result
 

@@ -108,6 +108,8 @@ def record_failure(context: Any) -> None:
     if not sop_code:
         return
     exc = context.get("exception")
+    if getattr(exc, "agenda_recorded", False):
+        return
     try:
         record_step(
             context,

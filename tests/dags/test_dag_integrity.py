@@ -22,8 +22,12 @@ def dagbag(tmp_path_factory):
     return DagBag(dag_folder=str(ROOT / "dags"))
 
 
-def test_dag_files_exist():
+def test_dag_files_exist_and_are_discovered_in_safe_mode():
+    from airflow.utils.file import might_contain_dag_via_default_heuristic
+
     assert DAG_FILES, "dags/ has no DAG file"
+    for path in DAG_FILES:
+        assert might_contain_dag_via_default_heuristic(str(path)), f"{path.name}: say 'Airflow DAG'"
 
 
 def test_every_dag_file_imports_without_errors(dagbag):

@@ -7,7 +7,6 @@ second answer (409), branching on a decision, the note rule, and the agenda reco
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,8 @@ COMPLAINT = {
 }
 
 
-def _agenda(airflow, run_id: str) -> dict[str, object]:
-    os.environ["PIAK_AGENDA_URL"] = f"sqlite:///{airflow.piak_home / 'agenda.db'}"
-    try:
-        from piak import agenda
-
-        return {e.task_id: e for e in agenda.entries(run_id=run_id)}
-    finally:
-        del os.environ["PIAK_AGENDA_URL"]
+def _agenda(airflow, run_id: str) -> dict:
+    return {e.task_id: e for e in airflow.agenda(run_id)}
 
 
 def test_only_the_role_holder_can_answer_and_the_run_follows_the_decision(airflow):
