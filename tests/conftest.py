@@ -116,3 +116,58 @@ def postgres_url(postgres_server) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory) -> Iterator[dict]:
+    """A real OpenSSH server on a loopback port of its own, key-only login as the current user.
+
+    Installs Debian's openssh-server when missing (as root); stopped at the end of the session.
+    """
+    import getpass
+    import time
+
+    if not Path("/usr/sbin/sshd").exists():
+        subprocess.run(
+            [str(ROOT / "scripts/ensure-debian-packages.sh"), "openssh-server"], check=True
+        )
+    base = tmp_path_factory.mktemp("sshd")
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "host")], check=True
+    )
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "client")], check=True
+    )
+    (base / "authorized_keys").write_text((base / "client.pub").read_text())
+    (base / "authorized_keys").chmod(0o600)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    Path("/run/sshd").mkdir(exist_ok=True)
+    (base / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {base / 'host'}\n"
+        f"AuthorizedKeysFile {base / 'authorized_keys'}\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n"
+        f"PidFile {base / 'sshd.pid'}\n"
+    )
+    proc = subprocess.Popen(
+        ["/usr/sbin/sshd", "-D", "-e", "-f", str(base / "sshd_config")],
+        stderr=(base / "sshd.log").open("wb"),
+    )
+    deadline = time.monotonic() + 20
+    while not _listening("127.0.0.1", port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"sshd did not start: {(base / 'sshd.log').read_text()}")
+        time.sleep(0.1)
+    try:
+        yield {
+            "host": "127.0.0.1",
+            "port": port,
+            "user": getpass.getuser(),
+            "key_file": str(base / "client"),
+            "host_key": (base / "host.pub").read_text().split()[:2],
+        }
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -48,6 +48,7 @@ class OracleConfig:
     filesize: str
     checksum: bool
     timeout: timedelta
+    expdp: str = "expdp"
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def load(path: Path | None = None) -> BackupConfig:
             filesize=str(oracle.get("filesize", "4G")),
             checksum=bool(oracle.get("checksum", False)),
             timeout=parse_duration(oracle.get("timeout", "4h")),
+            expdp=str(oracle.get("expdp", "expdp")),
         )
     except KeyError as exc:
         raise PiakError(f"{where(f'oracle.{exc.args[0]}')}: wajib ada") from None
