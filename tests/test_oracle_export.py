@@ -154,3 +154,29 @@ def test_a_rerun_after_a_failure_cleans_leftovers_and_succeeds(config, server_di
     folder = oracle_export.export(config, "siak_20261124T2300", ssh_client=client)
     assert backupset.verify_set(folder).ok
     shutil.rmtree(folder)
+
+
+def test_offsite_copy_to_sftp_is_verified_and_resumes(config, client, tmp_path):
+    from piak import demo_db, offsite, sqlite_backup
+    from piak.sftp_target import SftpTarget
+
+    source = tmp_path / "siak.db"
+    demo_db.generate(source, residents=300)
+    folder = sqlite_backup.backup(source, tmp_path / "server", "siak_20261124T2300", database="s")
+    remote_root = tmp_path / "nas"
+    target = SftpTarget(conn_id=None, root=str(remote_root), name="nas", client=client.open_sftp())
+    report = offsite.copy_set(folder, target)
+    assert report.copied == ["database.sqlite3"]
+    assert backupset.verify_set(remote_root / folder.name).ok
+    assert offsite.verify_copy(target, folder.name) == []
+    assert offsite.copy_set(folder, target).skipped == ["database.sqlite3"]
+
+    data = bytearray((remote_root / folder.name / "database.sqlite3").read_bytes())
+    data[100] ^= 1
+    (remote_root / folder.name / "database.sqlite3").write_bytes(bytes(data))
+    assert offsite.verify_copy(target, folder.name) == [
+        f"nas: {folder.name}/database.sqlite3 rusak"
+    ]
+    assert offsite.copy_set(folder, target).copied == ["database.sqlite3"]
+    target.rmtree(folder.name)
+    assert not (remote_root / folder.name).exists()
