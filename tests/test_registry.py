@@ -91,7 +91,7 @@ SEED = {
             (JFU, True, 5),
             (KASI, False, 5),
             (KABID, False, 5),
-            (JFU, False, 5),
+            (KABID, False, 5),
             (JFU, False, None),
         ],
     ),
@@ -152,7 +152,34 @@ def test_every_sop_lists_its_fixes_to_the_seed():
     assert "shifted" in fixed["out_of_policy_usage"]
     assert "MULAI" in fixed["database_recovery"]
     assert "no symbols" in fixed["backup_database"]
+    assert "no symbols" in fixed["network_maintenance"]
     assert "KPTEL" in fixed["access_rights"]
+    assert "mermaid" in fixed["access_rights"]
+    # Every role not read from a symbol is said to be inferred.
+    for code in ("backup_database", "network_maintenance", "out_of_policy_usage", "access_rights"):
+        assert "inferred" in fixed[code], code
+    for sop in registry.load_registry():
+        for fix in sop.fixes:
+            assert fix["step"] == "table" or 1 <= fix["step"] <= len(sop.steps)
+
+
+def test_fixed_texts_are_clean():
+    """No HTML, bullets or run-together lists survive from the seed."""
+    for sop in registry.load_registry():
+        for step in sop.steps:
+            for text in (step.activity, step.completeness, step.output):
+                if text is not None:
+                    assert "<" not in text and not text.startswith(("-", "'")), (sop.code, text)
+    access = registry.get_sop("access_rights")
+    assert "KPTEL" not in access.step(3).activity
+    assert access.step(5).output == "Hak Akses; Pakta integritas"
+    assert registry.get_sop("out_of_policy_usage").step(4).output == "laporan"
+    assert registry.get_sop("helpdesk").step(1).completeness == "Aplikasi SIAK; Print Out Keluhan"
+
+
+def test_default_registry_is_loaded_once():
+    assert registry.load_registry()[0] is registry.load_registry()[0]
+    assert registry.get_sop("helpdesk") is registry.load_registry()[2]
 
 
 def test_verbatim_texts_are_kept():
@@ -222,8 +249,19 @@ def test_sops_json_shape():
                 "min_minutes",
                 "max_minutes",
             }
+            assert isinstance(step["number"], int)
+            assert isinstance(step["activity"], str)
+            assert step["completeness"] is None or isinstance(step["completeness"], str)
+            assert step["output"] is None or isinstance(step["output"], str)
+        title, expected = SEED[sop["code"]]
+        assert sop["title"] == title
+        assert [(s["role"], s["decision"]) for s in sop["steps"]] == [
+            (role, dec) for role, dec, _ in expected
+        ]
     backup = data[0]["steps"][1]
     assert backup["standard_time"] == {"min_minutes": 10, "max_minutes": 30}
+    assert data[3]["steps"][4]["standard_time"] == {"min_minutes": 2880, "max_minutes": 2880}
+    assert "Kependudukan" in result.stdout  # ensure_ascii=False keeps the text readable
 
 
 def test_sops_text_lists_every_title():
@@ -231,6 +269,8 @@ def test_sops_text_lists_every_title():
     assert result.returncode == 0, result.stderr
     for title, _ in SEED.values():
         assert title in result.stdout
+    assert "10 - 30 Menit" in result.stdout
+    assert result.stdout.count("◊") >= 7  # the six decisions and the legend
 
 
 def _broken_copy(tmp_path: Path, code: str, old: str, new: str) -> Path:
@@ -253,13 +293,30 @@ def _broken_copy(tmp_path: Path, code: str, old: str, new: str) -> Path:
         ("helpdesk", "time: 1 hari", "time: sehari", "steps[4].time"),
         ("helpdesk", "decision: true", "decision: ya", "steps[1].decision"),
         ("helpdesk", "code: helpdesk", "code: bantuan", "code"),
-        ("helpdesk", "steps:", "steps: [", "bukan YAML"),
         (
             "helpdesk",
             "    output: Jawaban\n",
             "    output: Jawaban\n    owner: x\n",
             "steps[1].owner",
         ),
+        ("helpdesk", "title: Prosedur", "judul: Prosedur", "title"),
+        ("helpdesk", "number: 2", "number: '2'", "steps[1].number"),
+        ("helpdesk", "number: 2", "number: 2.0", "steps[1].number"),
+        ("helpdesk", "number: 6", "number: 7", "steps[5].number"),
+        ("helpdesk", "time: 2 Menit", "time: 2", "steps[3].time"),
+        ("helpdesk", "output: Jawaban/Disposisi", "output: 5", "steps[2].output"),
+        ("helpdesk", "activity: Arsip", "activity: ''", "steps[5].activity"),
+        ("helpdesk", "    role: jfu\n", "    role: jfu\n    role: kasi\n", "ditulis dua kali"),
+        (
+            "helpdesk",
+            "  petugas: Petugas",
+            "  petugas: Petugas\n  camat: Camat",
+            "performers.camat",
+        ),
+        ("helpdesk", "  - step: 1\n", "  - step: 9\n", "fixes[0].step"),
+        ("helpdesk", "  - step: 1\n    fix:", "  - step: 1\n    why:", "fixes[0].fix"),
+        ("helpdesk", "order: 3", "order: 2", "order"),
+        ("helpdesk", "steps:", "steps: [", "bukan YAML"),
     ],
 )
 def test_malformed_registry_file_names_file_and_field(tmp_path, code, old, new, field):

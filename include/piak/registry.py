@@ -27,6 +27,27 @@ _TIME = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?(menit|jam|hari)\s*$", re.IGNO
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SOP_KEYS = {"code", "order", "title", "performers", "steps", "fixes"}
 _STEP_KEYS = {"number", "activity", "role", "decision", "completeness", "time", "output"}
+_FIX_KEYS = {"step", "fix"}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"kunci {key!r} ditulis dua kali", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _UniqueKeyLoader.construct_mapping
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,10 @@ class StandardTime:
 
 @dataclass(frozen=True)
 class Step:
+    """One row of an SOP table: the activity, the office role whose column holds the symbol,
+    whether the symbol is a diamond (decision), and the Mutu Baku (Kelengkapan, Waktu, Output).
+    ``time_text`` is the Waktu as the seed writes it; ``standard_time`` is it parsed."""
+
     number: int
     activity: str
     role: str
@@ -51,14 +76,19 @@ class Step:
 
 @dataclass(frozen=True)
 class Sop:
+    """One SOP: code (= file stem = DAG id), Indonesian title, the Pelaksana columns (role code
+    -> column label as in the seed), the steps, and the fixes made to the seed
+    (``{"step": n | "table", "fix": text}``). ``order`` is its place in the registry."""
+
     code: str
-    order: int
     title: str
     performers: dict[str, str]
     steps: tuple[Step, ...]
     fixes: tuple[dict[str, Any], ...]
+    order: int = 0
 
     def step(self, number: int) -> Step:
+        """The step with this number; a :class:`RegistryError` names the valid range."""
         for step in self.steps:
             if step.number == number:
                 return step
@@ -88,7 +118,7 @@ def load_registry(directory: Path | None = None) -> list[Sop]:
     return _load(Path(directory))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1)
 def _default_registry() -> tuple[Sop, ...]:
     return tuple(_load(SOPS_DIR))
 
@@ -98,13 +128,19 @@ def _load(directory: Path) -> list[Sop]:
     if not files:
         raise RegistryError(f"{directory}: tidak ada berkas SOP (*.yaml)")
     sops = [_load_file(path) for path in files]
-    seen: dict[int, str] = {}
-    for sop in sops:
-        if sop.order in seen:
+    codes: dict[str, str] = {}
+    orders: dict[int, str] = {}
+    for path, sop in zip(files, sops, strict=True):
+        if sop.code in codes:
             raise RegistryError(
-                f"{sop.code}.yaml: order: {sop.order} sudah dipakai oleh {seen[sop.order]}.yaml"
+                f"{path.name}: code: {sop.code!r} sudah dipakai oleh {codes[sop.code]}"
             )
-        seen[sop.order] = sop.code
+        codes[sop.code] = path.name
+        if sop.order in orders:
+            raise RegistryError(
+                f"{path.name}: order: {sop.order} sudah dipakai oleh {orders[sop.order]}"
+            )
+        orders[sop.order] = path.name
     return sorted(sops, key=lambda s: s.order)
 
 
@@ -120,7 +156,7 @@ def get_sop(code: str) -> Sop:
 def _load_file(path: Path) -> Sop:
     name = path.name
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = _read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RegistryError(f"{name}: bukan YAML yang sah: {exc}") from None
     if not isinstance(data, dict):
@@ -130,7 +166,7 @@ def _load_file(path: Path) -> Sop:
     if not _CODE.match(code) or code != path.stem:
         raise RegistryError(f"{name}: code: {code!r} harus sama dengan nama berkas ({path.stem})")
     order = data["order"]
-    if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+    if not _is_int(order) or order < 1:
         raise RegistryError(f"{name}: order: harus bilangan bulat positif, bukan {order!r}")
     performers = data["performers"]
     if not isinstance(performers, dict) or not performers:
@@ -143,19 +179,43 @@ def _load_file(path: Path) -> Sop:
     if not isinstance(raw_steps, list) or not raw_steps:
         raise RegistryError(f"{name}: steps: harus daftar langkah yang tidak kosong")
     steps = tuple(_step(name, i, raw, performers) for i, raw in enumerate(raw_steps))
-    fixes = data["fixes"] or []
-    if not isinstance(fixes, list) or not all(
-        isinstance(f, dict) and set(f) == {"step", "fix"} for f in fixes
-    ):
-        raise RegistryError(f"{name}: fixes: harus daftar {{step, fix}}")
     return Sop(
         code=code,
-        order=order,
         title=_text(name, "title", data["title"]),
         performers=dict(performers),
         steps=steps,
-        fixes=tuple(fixes),
+        fixes=_fixes(name, data["fixes"], len(steps)),
+        order=order,
     )
+
+
+def _read_yaml(text: str) -> Any:
+    loader = _UniqueKeyLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _fixes(name: str, raw: Any, step_count: int) -> tuple[dict[str, Any], ...]:
+    """The corrections of the seed: each names a step number (or ``table``) and what/why."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise RegistryError(f"{name}: fixes: harus daftar {{step, fix}}, bukan {raw!r}")
+    fixes = []
+    for index, fix in enumerate(raw):
+        where = f"fixes[{index}]"
+        if not isinstance(fix, dict):
+            raise RegistryError(f"{name}: {where}: harus pemetaan {{step, fix}}")
+        _check_keys(name, f"{where}.", fix, _FIX_KEYS)
+        step = fix["step"]
+        if step != "table" and not (_is_int(step) and 1 <= step <= step_count):
+            raise RegistryError(
+                f"{name}: {where}.step: {step!r}; harus nomor langkah 1-{step_count} atau 'table'"
+            )
+        fixes.append({"step": step, "fix": _text(name, f"{where}.fix", fix["fix"])})
+    return tuple(fixes)
 
 
 def _step(name: str, index: int, raw: Any, performers: dict[str, str]) -> Step:
@@ -164,7 +224,7 @@ def _step(name: str, index: int, raw: Any, performers: dict[str, str]) -> Step:
         raise RegistryError(f"{name}: {where}: harus pemetaan")
     _check_keys(name, f"{where}.", raw, _STEP_KEYS)
     number = raw["number"]
-    if number != index + 1 or isinstance(number, bool):
+    if not _is_int(number) or number != index + 1:
         raise RegistryError(
             f"{name}: {where}.number: {number!r}; langkah harus bernomor urut 1..n "
             f"(seharusnya {index + 1})"
@@ -194,6 +254,10 @@ def _step(name: str, index: int, raw: Any, performers: dict[str, str]) -> Step:
         output=_optional_text(name, f"{where}.output", raw["output"]),
         time_text=time_text,
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_keys(name: str, prefix: str, data: dict[str, Any], expected: set[str]) -> None:
@@ -245,6 +309,7 @@ def as_dict(sop: Sop) -> dict[str, Any]:
 
 
 def to_json(sops: list[Sop]) -> str:
+    """The SOPs as a JSON list (see :func:`as_dict`), UTF-8 text kept, indented."""
     return json.dumps([as_dict(s) for s in sops], ensure_ascii=False, indent=2)
 
 
@@ -252,7 +317,11 @@ def format_text(sops: list[Sop]) -> str:
     """The registry as readable tables, one per SOP."""
     out: list[str] = []
     for sop in sops:
-        out += [f"{sop.title}  [{sop.code}]", "-" * 100]
+        out += [
+            f"{sop.title}  [{sop.code}, {len(sop.steps)} langkah, "
+            f"{len(sop.fixes)} perbaikan atas sumber]",
+            "-" * 100,
+        ]
         out.append(f"{'No':>3}  {'Pelaksana':<19} {'K':1}  {'Waktu':<14} Kegiatan")
         for s in sop.steps:
             wrapped = textwrap.wrap(s.activity, 60) or [""]
