@@ -1,0 +1,105 @@
+"""The backup DAG's step functions on the embedded default, run as its tasks run them: reruns,
+two runs for the same date, an unplugged disk, retention that keeps what is not safe to delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from piak import backup, backupset, demo_db
+from piak.errors import PiakError
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("PIAK_HOME", str(tmp_path))
+    config = tmp_path / "backup.yaml"
+    config.write_text(
+        "label: siak\nschedule: null\nengine: sqlite\nsqlite: {database: siak.db}\n"
+        "backup_dir: backups\n"
+        "targets:\n  - {name: flashdisk, type: path, path: media/flashdisk/piak}\n"
+        "retention: {daily: 2, weekly: 0, monthly: 0}\n"
+    )
+    monkeypatch.setenv("PIAK_BACKUP_FILE", str(config))
+    demo_db.generate(tmp_path / "siak.db", residents=400, seed=3)
+    (tmp_path / "media" / "flashdisk").mkdir(parents=True)
+    return tmp_path
+
+
+def context(day: int) -> dict:
+    return {"logical_date": datetime(2026, 11, day, 23, 0, tzinfo=WIB)}
+
+
+def nightly(day: int) -> str:
+    ctx = context(day)
+    for step in (backup.prepare, backup.export, backup.place, backup.copy_offsite):
+        step(ctx)
+    backup.apply_retention(ctx)
+    return backup.summarize(ctx)["output_ref"]
+
+
+def test_a_night_produces_a_verified_set_on_server_and_flash_disk(home):
+    name = nightly(20)
+    assert name == "siak_20261120T2300"
+    assert backupset.verify_set(home / "backups" / name).ok
+    assert backupset.verify_set(home / "media" / "flashdisk" / "piak" / name).ok
+    assert backup.read_catalogue(home / "backups", name)["verified_targets"].keys() == {"flashdisk"}
+
+
+def test_a_rerun_of_the_same_date_makes_nothing_twice(home):
+    ctx = context(21)
+    backup.prepare(ctx)
+    first = backup.export(ctx)
+    before = (home / "backups" / "siak_20261121T2300" / "manifest.json").read_bytes()
+    again = backup.export(ctx)
+    assert "tidak dibuat lagi" in again["note"]
+    assert first["output_ref"] == again["output_ref"]
+    assert (home / "backups" / "siak_20261121T2300" / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in (home / "backups").iterdir()) == ["siak_20261121T2300"]
+
+
+def test_a_damaged_set_of_the_same_date_is_not_overwritten(home):
+    ctx = context(22)
+    backup.export(ctx)
+    damaged = home / "backups" / "siak_20261122T2300" / "database.sqlite3"
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    with pytest.raises(PiakError, match="sudah ada tetapi rusak"):
+        backup.export(ctx)
+    with pytest.raises(PiakError, match="ukuran"):
+        backup.place(ctx)
+
+
+def test_an_unplugged_disk_stops_the_run_before_exporting(home):
+    (home / "media" / "flashdisk").rmdir()
+    with pytest.raises(PiakError, match="disk belum terpasang"):
+        backup.prepare(context(23))
+    assert not (home / "backups").exists() or not list((home / "backups").iterdir())
+
+
+def test_a_failed_copy_keeps_the_set_and_retention_deletes_nothing_unsafe(home):
+    old = [nightly(day) for day in (10, 11, 12)]
+    assert sorted(p.name for p in (home / "backups").iterdir() if p.name != ".catalogue") == [
+        old[1],
+        old[2],
+    ], "daily: 2 keeps the two newest verified sets"
+    # The next night the flash disk is pulled out after the export: its copy fails.
+    ctx = context(13)
+    backup.prepare(ctx)
+    backup.export(ctx)
+    backup.place(ctx)
+    (home / "media" / "flashdisk" / "piak").rename(home / "media" / "elsewhere")
+    (home / "media" / "flashdisk").rmdir()
+    with pytest.raises(PiakError, match="salinan offsite gagal: flashdisk"):
+        backup.copy_offsite(ctx)
+    # Retention (which a failed run never reaches) would still keep the unverified newest set
+    # and both verified ones: nothing unsafe is ever deleted.
+    (home / "media" / "flashdisk").mkdir()
+    (home / "media" / "elsewhere").rename(home / "media" / "flashdisk" / "piak")
+    backup.apply_retention(ctx)
+    names = sorted(p.name for p in (home / "backups").iterdir() if p.name != ".catalogue")
+    assert names == [old[1], old[2], "siak_20261113T2300"]
