@@ -1,7 +1,8 @@
 """Offsite copies of backup sets: a mounted path (external disk, flash disk, NAS) or SFTP.
 
 A copy streams every file once from the source, hashing while it writes to a temporary name;
-then the destination is read back and its hash compared with the manifest. Only a verified file
+then the destination is flushed to the device, dropped from the page cache and read back, and
+its hash compared with the manifest. Only a verified file
 gets its final name. A rerun skips files already verified and redoes the rest; a mismatch
 deletes the bad copy and fails. The manifest is copied last, so a target folder is a backup only
 when every file in it was verified.
@@ -10,6 +11,7 @@ when every file in it was verified.
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -39,6 +41,7 @@ class Target(Protocol):
     def listdir(self, path: str) -> list[str]: ...
     def rmtree(self, path: str) -> None: ...
     def free_bytes(self) -> int | None: ...
+    def settle(self, path: str) -> None: ...
 
 
 @dataclass
@@ -85,6 +88,16 @@ class LocalTarget:
         import shutil
 
         shutil.rmtree(self._p(path), ignore_errors=True)
+
+    def settle(self, path: str) -> None:
+        """Force the file onto the device and drop it from the page cache, so that reading it
+        back checks what the disk holds, not what memory still remembers."""
+        fd = os.open(self._p(path), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
     def free_bytes(self) -> int | None:
         import shutil
@@ -150,6 +163,7 @@ def _copy_file(source: Path, target: Target, final: str, entry: backupset.FileEn
     if (size, digest.hexdigest()) != (entry.size, entry.sha256):
         target.remove(tmp)
         raise PiakError(f"{source} berubah sejak manifest dibuat: salinan dibatalkan")
+    target.settle(tmp)
     if not _verified(target, tmp, entry):
         target.remove(tmp)
         raise PiakError(

@@ -84,6 +84,9 @@ class SftpTarget:
         with contextlib.suppress(FileNotFoundError):
             self.sftp.rmdir(self._p(path))
 
+    def settle(self, path: str) -> None:
+        """Nothing to do: the server's disk is not ours to flush; reading back goes over SFTP."""
+
     def free_bytes(self) -> int | None:
         try:
             info = self.sftp.statvfs(self.root if self.exists("") else "/")
