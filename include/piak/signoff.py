@@ -57,7 +57,11 @@ class Choice:
 
 
 class _SignoffMixin:
-    """Shared by the three sign-off operators: note rule and agenda record."""
+    """Shared by the three sign-off operators: note rule and agenda record.
+
+    Each operator keeps its own ``__init__``: Airflow's operator metaclass only prepares an
+    instance through ``__init__`` methods defined on operator classes, not on a mixin.
+    """
 
     sop_code: str
     step_number: int
