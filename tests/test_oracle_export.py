@@ -180,3 +180,56 @@ def test_offsite_copy_to_sftp_is_verified_and_resumes(config, client, tmp_path):
     assert offsite.copy_set(folder, target).copied == ["database.sqlite3"]
     target.rmtree(folder.name)
     assert not (remote_root / folder.name).exists()
+
+
+def test_ssh_connection_lost_mid_transfer_leaves_no_copy_and_a_rerun_completes(
+    sshd, client, tmp_path, monkeypatch
+):
+    from piak import demo_db, offsite, sqlite_backup
+    from piak.sftp_target import SftpTarget
+
+    source = tmp_path / "siak.db"
+    demo_db.generate(source, residents=20000)
+    folder = sqlite_backup.backup(source, tmp_path / "server", "siak_20261124T2300", database="s")
+    remote_root = tmp_path / "nas"
+
+    class DroppingLink(SftpTarget):
+        """The SSH connection dies after the first megabyte has gone over the wire."""
+
+        def open_write(self, path):
+            handle = super().open_write(path)
+            original, sent = handle.write, [0]
+
+            def write(data):
+                if sent[0] > 1024 * 1024:
+                    client.get_transport().close()
+                sent[0] += len(data)
+                return original(data)
+
+            handle.write = write
+            return handle
+
+    dropping = DroppingLink(
+        conn_id=None, root=str(remote_root), name="nas", client=client.open_sftp()
+    )
+    monkeypatch.setattr(offsite, "CHUNK", 256 * 1024)  # several writes for a small file
+    with pytest.raises((OSError, EOFError, paramiko.SSHException)):
+        offsite.copy_set(folder, dropping)
+    final = remote_root / folder.name / "database.sqlite3"
+    assert not final.exists(), "nothing unverified ever carries the final name"
+    assert not (remote_root / folder.name / "manifest.json").exists()
+
+    fresh = paramiko.SSHClient()
+    fresh.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    fresh.connect(
+        sshd["host"], port=sshd["port"], username=sshd["user"], key_filename=sshd["key_file"]
+    )
+    try:
+        target = SftpTarget(
+            conn_id=None, root=str(remote_root), name="nas", client=fresh.open_sftp()
+        )
+        assert offsite.copy_set(folder, target).copied == ["database.sqlite3"]
+        assert backupset.verify_set(remote_root / folder.name).ok
+        assert not list((remote_root / folder.name).glob("*.partial"))
+    finally:
+        fresh.close()
