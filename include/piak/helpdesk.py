@@ -13,7 +13,7 @@ from typing import Any
 
 from piak import settings
 from piak.files import write_text_atomic
-from piak.steps import run_date
+from piak.steps import ANSWER_XCOM, run_date
 
 CATEGORIES = ["Aplikasi SIAK", "Layanan KTP-el", "Jaringan", "Lainnya"]
 
@@ -102,7 +102,7 @@ def archive(context: Any) -> dict[str, str]:
     ti = context["ti"]
     lines = [f"# Arsip tindak lanjut {ticket}", ""]
     for task_id in ANSWER_TASKS:
-        answer = ti.xcom_pull(task_ids=task_id, key="answer")
+        answer = ti.xcom_pull(task_ids=task_id, key=ANSWER_XCOM)
         if not answer:
             continue
         user = answer.get("responded_by_user") or {}

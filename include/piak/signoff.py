@@ -34,8 +34,7 @@ from piak import registry, roles, settings, steps, timeouts
 log = logging.getLogger(__name__)
 
 NOTE = "catatan"
-#: XCom key of every sign-off's answer (branch operators return their branch, not the answer).
-ANSWER_XCOM = "answer"
+ANSWER_XCOM = steps.ANSWER_XCOM
 APPROVE = "Setujui"
 REJECT = "Tolak"
 _SUBJECT_MAX = 150

@@ -7,6 +7,7 @@ being written to. Row counts per table go into the manifest, so a restore can be
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 from datetime import UTC, datetime
@@ -79,8 +80,6 @@ def backup(source: Path, backup_dir: Path, set_name: str, *, database: str) -> P
         )
         return backupset.finish_set(work, manifest)
     except BaseException:
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
         raise
     finally:

@@ -13,6 +13,8 @@ from piak import registry, roles, settings
 
 log = logging.getLogger(__name__)
 
+#: XCom key of every sign-off's answer (branch operators return their branch, not the answer).
+ANSWER_XCOM = "answer"
 #: The actor recorded for steps the system performs on a schedule.
 SCHEDULER_ACTOR = "penjadwal (otomatis)"
 
@@ -90,7 +92,7 @@ def record_step(
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,
-            map_index=getattr(ti, "map_index", -1) if ti.map_index is not None else -1,
+            map_index=ti.map_index if ti.map_index is not None else -1,
             step_number=step_number,
             role=role,
             actor=actor or actor_of(context),
