@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piak import backup_config
+from piak import backup_config, notify
 from piak.dagkit import sop_dag, work
 from piak.signoff import approval
 
@@ -16,7 +16,15 @@ SET_FACTS = (
     "Periksa salinan dengan `python -m piak verify-backup <folder set>`."
 )
 
-with sop_dag(SOP, schedule=backup_config.load().schedule, max_active_runs=1, tags=["backup"]):
+CONFIG = backup_config.load()
+
+with sop_dag(
+    SOP,
+    schedule=CONFIG.schedule,
+    max_active_runs=1,
+    tags=["backup"],
+    failure_notifier=notify.build(CONFIG.notifier, title="Backup database SIAK"),
+):
     # 1 Administrator: set name from the run's date, free space on the server and every target
     prepare = work(SOP, 1, task_id="prepare_backup", run="piak.backup:prepare")
     # 2 Administrator: export the database (SQLite online backup / Oracle Data Pump over SSH)

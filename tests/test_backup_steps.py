@@ -103,3 +103,16 @@ def test_a_failed_copy_keeps_the_set_and_retention_deletes_nothing_unsafe(home):
     backup.apply_retention(ctx)
     names = sorted(p.name for p in (home / "backups").iterdir() if p.name != ".catalogue")
     assert names == [old[1], old[2], "siak_20261113T2300"]
+
+
+def test_the_failure_notifier_is_configuration(home, monkeypatch):
+    from piak import backup_config, notify
+
+    path = Path(backup_config.config_file())
+    assert backup_config.load().notifier == "piak.notify:LogNotifier"
+    assert isinstance(notify.build("piak.notify:LogNotifier", title="x"), notify.LogNotifier)
+    path.write_text(path.read_text() + "notifier: kirim email\n")
+    with pytest.raises(PiakError, match="notifier"):
+        backup_config.load()
+    with pytest.raises(TypeError, match="not an Airflow BaseNotifier"):
+        notify.build("piak.errors:PiakError")

@@ -61,6 +61,7 @@ class BackupConfig:
     retention: Retention
     sqlite_database: Path | None = None
     oracle: OracleConfig | None = None
+    notifier: str = "piak.notify:LogNotifier"
     source: Path = field(default=Path("."))
 
 
@@ -123,7 +124,11 @@ def load(path: Path | None = None) -> BackupConfig:
         raise PiakError(f"{where('retention')}: daily/weekly/monthly harus bilangan bulat") from exc
     if min(retention.daily, retention.weekly, retention.monthly) < 0 or retention.daily < 1:
         raise PiakError(f"{where('retention')}: daily minimal 1, lainnya tidak negatif")
+    notifier = data.get("notifier", "piak.notify:LogNotifier")
+    if not isinstance(notifier, str) or not re.match(r"^[\w.]+:\w+$", notifier):
+        raise PiakError(f"{where('notifier')}: 'modul:Kelas', contoh piak.notify:LogNotifier")
     config = BackupConfig(
+        notifier=notifier,
         label=label,
         schedule=data.get("schedule", "0 23 * * *"),
         engine=engine,

@@ -38,11 +38,13 @@ def sop_dag(
     schedule: str | None = None,
     params: Mapping[str, Any] | None = None,
     tags: list[str] | None = None,
+    failure_notifier: Any = None,
     **kwargs: Any,
 ) -> DAG:
     """The DAG of one SOP: ``dag_id`` = SOP code = file stem; its doc is the SOP table.
 
-    ``schedule`` is a cron expression read in Asia/Jakarta (WIB) or None for manual runs.
+    ``schedule`` is a cron expression read in Asia/Jakarta (WIB) or None for manual runs. Every
+    failed task is written to the agenda; ``failure_notifier`` (a BaseNotifier) also hears of it.
     """
     from airflow.sdk import CronTriggerTimetable
 
@@ -55,7 +57,11 @@ def sop_dag(
         start_date=START_DATE,
         catchup=False,
         max_active_runs=kwargs.pop("max_active_runs", 16),
-        default_args=DEFAULT_ARGS,
+        default_args=(
+            {**DEFAULT_ARGS, "on_failure_callback": [steps.record_failure, failure_notifier]}
+            if failure_notifier
+            else DEFAULT_ARGS
+        ),
         params=dict(params or {}),
         tags=["sop", sop_code, *(tags or [])],
         **kwargs,

@@ -66,3 +66,5 @@ def test_a_rejected_handover_fails_the_run_loudly_with_its_note(airflow):
     entry = _by_task(airflow, run_id)["receive_copy_kasi"]
     assert (entry.outcome, entry.note) == ("rejected", "flash disk tidak terbaca")
     assert airflow.task_state(DAG, run_id, "apply_retention") in ("upstream_failed", None)
+    log = airflow.task_log(DAG, run_id, "receive_copy_kasi")
+    assert "PERINGATAN: Backup database SIAK gagal pada langkah receive_copy_kasi" in log
