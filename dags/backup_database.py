@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from piak import backup_config, notify
-from piak.dagkit import sop_dag, work
+from piak.dagkit import sop_dag, wait, work
 from piak.signoff import approval
 
 SOP = "backup_database"
@@ -25,6 +25,8 @@ with sop_dag(
     tags=["backup"],
     failure_notifier=notify.build(CONFIG.notifier, title="Backup database SIAK"),
 ):
+    # 1 Administrator: a running recovery of the database goes first (the backup waits)
+    idle = wait(SOP, 1, task_id="wait_for_recovery", until="piak.recovery:recovery_idle")
     # 1 Administrator: set name from the run's date, free space on the server and every target
     prepare = work(SOP, 1, task_id="prepare_backup", run="piak.backup:prepare")
     # 2 Administrator: export the database (SQLite online backup / Oracle Data Pump over SSH)
@@ -45,4 +47,14 @@ with sop_dag(
     # 8 Kabid: the hand-over in the agenda
     record = work(SOP, 8, task_id="record_handover", run="piak.backup:summarize")
 
-    prepare >> export >> place >> copy >> receive_kasi >> receive_kabid >> retention >> record
+    (
+        idle
+        >> prepare
+        >> export
+        >> place
+        >> copy
+        >> receive_kasi
+        >> receive_kabid
+        >> retention
+        >> record
+    )

@@ -150,7 +150,13 @@ def place(context: Any) -> dict[str, Any]:
     folder = config.backup_dir / name
     backupset.verify_set(folder).raise_for_problems()
     manifest = backupset.load_manifest(folder)
-    update_catalogue(config.backup_dir, name, server_verified_at=_now())
+    update_catalogue(
+        config.backup_dir,
+        name,
+        server_verified_at=_now(),
+        size=manifest.total_size,
+        exported_at=manifest.finished_at,
+    )
     return {
         "output_ref": str(folder),
         "note": f"set {name} utuh: {len(manifest.files)} berkas, {manifest.total_size} byte",

@@ -52,6 +52,16 @@ class OracleConfig:
 
 
 @dataclass(frozen=True)
+class RecoveryConfig:
+    """Recovery and the weekly restore drill (the ``recovery:`` section)."""
+
+    scratch_sqlite: Path  # embedded engine: where scratch restores go
+    evidence_dir: Path  # per-run folders: dry-run DDL, import logs, validation reports
+    drill_schedule: str | None = "0 2 * * 0"  # cron, WIB
+    production_name: str | None = None  # what a production restore must be confirmed with
+
+
+@dataclass(frozen=True)
 class BackupConfig:
     label: str
     schedule: str | None
@@ -63,6 +73,16 @@ class BackupConfig:
     oracle: OracleConfig | None = None
     notifier: str = "piak.notify:LogNotifier"
     source: Path = field(default=Path("."))
+    recovery: RecoveryConfig | None = None
+
+    @property
+    def production_name(self) -> str:
+        """The name a production restore must be confirmed with (shown in the trigger form)."""
+        if self.recovery and self.recovery.production_name:
+            return self.recovery.production_name
+        if self.engine == "sqlite" and self.sqlite_database:
+            return self.sqlite_database.name
+        return ",".join(self.oracle.schemas) if self.oracle and self.oracle.schemas else "FULL"
 
 
 def config_file() -> Path:
@@ -76,6 +96,25 @@ def _path(value: Any, where: str) -> Path:
         raise PiakError(f"{where}: harus path")
     path = Path(value)
     return path if path.is_absolute() else settings.home() / path
+
+
+def _recovery(raw: Any, where: Any) -> RecoveryConfig:
+    if not isinstance(raw, dict):
+        raise PiakError(f"{where('recovery')}: harus berupa mapping")
+    name = raw.get("production_name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise PiakError(f"{where('recovery.production_name')}: harus teks")
+    return RecoveryConfig(
+        scratch_sqlite=_path(
+            raw.get("scratch_sqlite", "storage/scratch/siak_scratch.db"),
+            where("recovery.scratch_sqlite"),
+        ),
+        evidence_dir=_path(
+            raw.get("evidence_dir", "storage/recovery"), where("recovery.evidence_dir")
+        ),
+        drill_schedule=raw.get("drill_schedule", "0 2 * * 0"),
+        production_name=name,
+    )
 
 
 def load(path: Path | None = None) -> BackupConfig:
@@ -128,6 +167,7 @@ def load(path: Path | None = None) -> BackupConfig:
     if not isinstance(notifier, str) or not re.match(r"^[\w.]+:\w+$", notifier):
         raise PiakError(f"{where('notifier')}: 'modul:Kelas', contoh piak.notify:LogNotifier")
     config = BackupConfig(
+        recovery=_recovery(data.get("recovery") or {}, where),
         notifier=notifier,
         label=label,
         schedule=data.get("schedule", "0 23 * * *"),

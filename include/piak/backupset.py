@@ -117,18 +117,26 @@ def describe_files(folder: Path, names: Iterable[str]) -> list[FileEntry]:
 
 def load_manifest(set_dir: Path) -> Manifest:
     """Read and check a set's manifest (its own checksum included)."""
-    path = set_dir / MANIFEST
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = (set_dir / MANIFEST).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError(f"{set_dir.name}: tidak ada {MANIFEST}: bukan set cadangan") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise ManifestError(f"{set_dir.name}: {MANIFEST} tidak terbaca: {exc}") from None
+    return parse_manifest(text, set_dir.name)
+
+
+def parse_manifest(text: str, where: str) -> Manifest:
+    """Check a manifest's text (format and its own checksum) wherever it was read from."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {MANIFEST} tidak terbaca: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ManifestError(f"{set_dir.name}: {MANIFEST} bukan format {FORMAT}")
+        raise ManifestError(f"{where}: {MANIFEST} bukan format {FORMAT}")
     claimed = data.pop("manifest_sha256", None)
     if claimed != _digest(data):
-        raise ManifestError(f"{set_dir.name}: checksum {MANIFEST} tidak cocok (berkas diubah)")
+        raise ManifestError(f"{where}: checksum {MANIFEST} tidak cocok (berkas diubah)")
     try:
         return Manifest(
             set_name=data["set"],
@@ -143,7 +151,7 @@ def load_manifest(set_dir: Path) -> Manifest:
             extra=dict(data.get("extra") or {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ManifestError(f"{set_dir.name}: {MANIFEST} tidak lengkap: {exc}") from None
+        raise ManifestError(f"{where}: {MANIFEST} tidak lengkap: {exc}") from None
 
 
 @dataclass

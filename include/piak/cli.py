@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("dest", help="destination directory (the set goes inside)")
     copy.set_defaults(handler=_run_copy_backup)
 
+    backups = sub.add_parser(
+        "backups", help="list the backup catalogue: sets, sizes, copies, restore-tested"
+    )
+    backups.add_argument("--json", action="store_true", help="machine-readable output")
+    backups.set_defaults(handler=_run_backups)
+
     roles = sub.add_parser("roles", help="print who holds which office role")
     roles.set_defaults(handler=_run_roles)
     return parser
@@ -142,6 +148,30 @@ def _run_copy_backup(args: argparse.Namespace) -> int:
         f"{source.name} -> {Path(args.dest) / source.name}: {len(report.copied)} berkas disalin, "
         f"{len(report.skipped)} sudah ada; salinan terverifikasi"
     )
+    return 0
+
+
+def _run_backups(args: argparse.Namespace) -> int:
+    import json
+
+    from piak import backup_config, recovery
+
+    rows = recovery.catalogue_rows(backup_config.load())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("Katalog kosong: belum ada set cadangan terverifikasi.")
+        return 0
+    print(f"{'Set':<32} {'Ukuran':>10}  {'Salinan':<24} {'Terverifikasi':<13} Uji pulih")
+    for row in rows:
+        size = f"{row['size'] / 1e6:.1f} MB" if row["size"] else "-"
+        tested = (row["restore_tested_at"] or "belum")[:16]
+        name = row["set"] + (" (pengaman)" if row["safety"] else "")
+        print(
+            f"{name:<32} {size:>10}  {', '.join(row['copies']) or '-':<24} "
+            f"{'ya' if row['verified'] else 'belum':<13} {tested}"
+        )
     return 0
 
 

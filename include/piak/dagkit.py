@@ -18,9 +18,10 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, BaseOperator
+from airflow.sdk import DAG, BaseOperator, BaseSensorOperator
 
 from piak import registry, settings, steps
+from piak.errors import InvalidRequest
 
 OWNER = "bidang-piak"
 START_DATE = pendulum.datetime(2026, 1, 1, tz=settings.TIMEZONE)
@@ -39,9 +40,13 @@ def sop_dag(
     params: Mapping[str, Any] | None = None,
     tags: list[str] | None = None,
     failure_notifier: Any = None,
+    dag_id: str | None = None,
     **kwargs: Any,
 ) -> DAG:
     """The DAG of one SOP: ``dag_id`` = SOP code = file stem; its doc is the SOP table.
+
+    A DAG that serves an SOP without being its procedure (the weekly restore drill) passes its
+    own ``dag_id``; its tasks still carry the SOP's step numbers.
 
     ``schedule`` is a cron expression read in Asia/Jakarta (WIB) or None for manual runs. Every
     failed task is written to the agenda; ``failure_notifier`` (a BaseNotifier) also hears of it.
@@ -50,7 +55,7 @@ def sop_dag(
 
     sop = registry.get_sop(sop_code)
     return DAG(
-        dag_id=sop_code,
+        dag_id=dag_id or sop_code,
         description=sop.title,
         doc_md=steps.sop_doc(sop),
         schedule=CronTriggerTimetable(schedule, timezone=settings.TIMEZONE) if schedule else None,
@@ -101,7 +106,12 @@ class SopStepOperator(BaseOperator):
             raise ValueError(f"{self.task_id}: run must be 'module:function', got {run!r}")
 
     def execute(self, context: Any) -> Any:
-        result = resolve(self.run_path)(context, **self.op_kwargs) or {}
+        try:
+            result = resolve(self.run_path)(context, **self.op_kwargs) or {}
+        except InvalidRequest as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from None
         sop = registry.get_sop(self.sop_code)
         for number in self.steps_covered:
             steps.record_step(
@@ -122,6 +132,47 @@ def work(
     """An operational step (or consecutive steps) of ``sop_code`` performed by code."""
     return SopStepOperator(
         sop_code=sop_code, step_number=step_number, run=run, task_id=task_id, **kwargs
+    )
+
+
+class SopWaitSensor(BaseSensorOperator):
+    """Waits (rescheduled, holding no worker slot) until ``until(context)`` returns True."""
+
+    def __init__(self, *, sop_code: str, step_number: int, until: str, **kwargs: Any) -> None:
+        sop = registry.get_sop(sop_code)
+        kwargs.setdefault("doc_md", steps.step_doc(sop, sop.step(step_number)))
+        super().__init__(**kwargs)
+        self.sop_code, self.step_number = sop_code, step_number
+        self.role = sop.step(step_number).role
+        self.steps_covered = (step_number,)
+        self.until = until
+        if ":" not in until:
+            raise ValueError(f"{self.task_id}: until must be 'module:function', got {until!r}")
+
+    def poke(self, context: Any) -> bool:
+        return bool(resolve(self.until)(context))
+
+
+def wait(
+    sop_code: str,
+    step_number: int,
+    *,
+    task_id: str,
+    until: str,
+    poke_interval: float = 60,
+    timeout: timedelta = timedelta(hours=20),
+    **kwargs: Any,
+) -> BaseOperator:
+    """Wait for a condition before a step (e.g. no recovery running) without failing early."""
+    return SopWaitSensor(
+        sop_code=sop_code,
+        step_number=step_number,
+        until=until,
+        task_id=task_id,
+        mode="reschedule",
+        poke_interval=poke_interval,
+        timeout=timeout,
+        **kwargs,
     )
 
 

@@ -14,3 +14,7 @@ class RegistryError(PiakError):
 
 class RoleConfigError(PiakError):
     """The role-to-users mapping is missing, malformed or has no users for a role."""
+
+
+class InvalidRequest(PiakError):
+    """A run's parameters are refused: retrying cannot help, so the task fails without retry."""

@@ -214,3 +214,26 @@ def verify_copy(target: Target, set_name: str) -> list[str]:
         elif not _verified(target, path, entry):
             problems.append(f"{target.name}: {path} rusak")
     return problems
+
+
+def copy_set_from(target: Target, set_name: str, dest: Path) -> Path:
+    """Bring the copy of ``set_name`` on ``target`` into the local folder ``dest`` (files under
+    temporary names, the manifest last); the caller verifies it with :func:`backupset.verify_set`.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with target.open_read(posixpath.join(set_name, backupset.MANIFEST)) as handle:
+        manifest_bytes = handle.read()
+    import json
+
+    for raw in json.loads(manifest_bytes)["files"]:
+        name = backupset.FileEntry(**raw).name
+        if "/" in name or name.startswith("."):
+            raise PiakError(f"{target.name}: nama berkas tidak sah di manifest {set_name}: {name}")
+        partial = dest / (name + PARTIAL)
+        with target.open_read(posixpath.join(set_name, name)) as src, partial.open("wb") as out:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+        partial.replace(dest / name)
+    (dest / (backupset.MANIFEST + PARTIAL)).write_bytes(manifest_bytes)
+    (dest / (backupset.MANIFEST + PARTIAL)).replace(dest / backupset.MANIFEST)
+    return dest

@@ -6,10 +6,12 @@ being written to. Row counts per table go into the manifest, so a restore can be
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,13 +36,7 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
 
 def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Rows per user table (identifiers come from sqlite_master, quoted)."""
-    tables = [
-        name
-        for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name"
-        )
-    ]
+    tables = sorted(_user_tables(conn))
     return {
         t: conn.execute(f'SELECT count(*) FROM "{t.replace(chr(34), "")}"').fetchone()[0]
         for t in tables
@@ -95,28 +91,40 @@ def integrity_check(set_dir: Path) -> str:
         conn.close()
 
 
-def restore(set_dir: Path, target: Path) -> dict[str, int]:
-    """Restore the set's database into ``target`` atomically; returns the restored row counts.
+def restore(set_dir: Path, target: Path, *, tables: Sequence[str] | None = None) -> dict[str, int]:
+    """Restore the set's database (or only ``tables``) into ``target`` atomically; returns the
+    restored row counts.
 
-    The copy is built in a temporary file next to ``target`` and renamed over it only when
-    complete and sound, so ``target`` is either untouched or fully restored.
+    The result is built in a temporary file next to ``target`` and renamed over it only when
+    complete and sound, so ``target`` is either untouched or fully restored. Restoring some
+    tables starts from a copy of the current ``target`` and replaces just those tables.
     """
     set_dir, target = Path(set_dir), Path(target)
     src = _open_readonly(set_dir / DUMP_NAME)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.restore"):
+        stale.unlink()  # left by a restore that was killed; recoveries run one at a time
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".restore")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         dst = sqlite3.connect(tmp)
         try:
-            src.backup(dst, pages=-1)
-            check = dst.execute("PRAGMA integrity_check").fetchone()[0]
-            counts = row_counts(dst)
+            if tables:
+                if target.exists():
+                    current = _open_readonly(target)
+                    current.backup(dst, pages=-1)
+                    current.close()
+                counts = _replace_tables(dst, set_dir / DUMP_NAME, list(tables))
+            else:
+                src.backup(dst, pages=-1)
+                counts = row_counts(dst)
+            check = dst.execute("PRAGMA quick_check").fetchone()[0]
         finally:
             dst.close()
         if check != "ok":
-            raise PiakError(f"hasil pemulihan gagal integrity_check: {check}")
+            raise PiakError(f"hasil pemulihan gagal quick_check: {check}")
+        _fsync(tmp)
         os.replace(tmp, target)
         return counts
     except BaseException:
@@ -124,3 +132,55 @@ def restore(set_dir: Path, target: Path) -> dict[str, int]:
         raise
     finally:
         src.close()
+
+
+def _replace_tables(dst: sqlite3.Connection, source: Path, tables: list[str]) -> dict[str, int]:
+    """Drop ``tables`` in ``dst`` and copy them (with their indexes) from ``source``."""
+    dst.execute("ATTACH DATABASE ? AS src", (f"file:{source}?mode=ro",))
+    counts = {}
+    with dst:
+        for table in tables:
+            ddl = dst.execute(
+                "SELECT type, sql FROM src.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+                "ORDER BY type = 'index'",
+                (table,),
+            ).fetchall()
+            if not ddl or ddl[0][0] != "table":
+                raise PiakError(f"tabel {table} tidak ada di set cadangan")
+            quoted = '"' + table.replace('"', "") + '"'
+            dst.execute(f"DROP TABLE IF EXISTS main.{quoted}")
+            for _, sql in ddl:
+                dst.execute(sql)
+            dst.execute(f"INSERT INTO main.{quoted} SELECT * FROM src.{quoted}")
+            counts[table] = dst.execute(f"SELECT count(*) FROM main.{quoted}").fetchone()[0]
+    dst.execute("DETACH DATABASE src")
+    return counts
+
+
+def count_rows(database: Path, tables: Sequence[str]) -> dict[str, int]:
+    """Rows per table of ``database`` (a missing table counts as None)."""
+    conn = _open_readonly(Path(database))
+    try:
+        present = set(_user_tables(conn))
+        return {
+            t: conn.execute(f'SELECT count(*) FROM "{t.replace(chr(34), "")}"').fetchone()[0]
+            if t in present
+            else None
+            for t in tables
+        }
+    finally:
+        conn.close()
+
+
+def _user_tables(conn: sqlite3.Connection) -> list[str]:
+    return [
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())

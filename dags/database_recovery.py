@@ -1,0 +1,53 @@
+"""Airflow DAG of SOP Recovery Database: restore a verified backup set, validated, reported."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from piak import backup_config, notify, recovery
+from piak.dagkit import sop_dag, work
+from piak.signoff import approval
+
+SOP = "database_recovery"
+REPORT = (
+    "{% set r = ti.xcom_pull(task_ids='validate_restore') %}"
+    "Pemulihan **{{ params.set_name }}** ke **{{ params.target }}**: "
+    "{{ r['note'] }}\n\n| Tabel | Manifest | Hasil |\n|---|---|---|\n"
+    "{% for t in r['tables'] %}| {{ t['table'] }} | {{ t['expected'] }} | {{ t['actual'] }} |\n"
+    "{% endfor %}\nSumber: {{ ti.xcom_pull(task_ids='verify_backup_set')['note'] }}"
+)
+
+CONFIG = backup_config.load()
+
+with sop_dag(
+    SOP,
+    params={
+        name: Param(recovery.TRIGGER_DEFAULTS.get(name), **schema)
+        if name in recovery.TRIGGER_DEFAULTS
+        else Param(**schema)
+        for name, schema in recovery.TRIGGER_FORM.items()
+    },
+    max_active_runs=1,
+    tags=["backup", "recovery"],
+    failure_notifier=notify.build(CONFIG.notifier, title="Pemulihan database SIAK"),
+):
+    # 1 Administrator: decide what is restored where (checked before anything happens)
+    prepare = work(SOP, 1, task_id="prepare_recovery", run="piak.recovery:prepare")
+    # 5 Administrator: the file to recover from - verified, or an intact offsite copy
+    verify = work(SOP, 5, task_id="verify_backup_set", run="piak.recovery:verify")
+    # 2-4 Administrator: open the import tool and log in - a dry run that changes nothing
+    dry_run = work(SOP, (2, 3, 4), task_id="dry_run_import", run="piak.recovery:dry_run")
+    # 6 Administrator: production only - a safety export first, so a recovery can be undone
+    safety = work(SOP, 6, task_id="export_safety_backup", run="piak.recovery:safety_export")
+    # 6 Administrator: the database is recovered
+    restore = work(SOP, 6, task_id="import_backup_set", run="piak.recovery:import_set")
+    # 6 Administrator: row counts per table equal the manifest's
+    validate = work(SOP, 6, task_id="validate_restore", run="piak.recovery:validate")
+    # 7 Report to the Kasi; 8 report to the Kabid
+    report_kasi = approval(SOP, 7, task_id="report_to_kasi", show=REPORT, fail_on_reject=True)
+    report_kabid = approval(SOP, 8, task_id="report_to_kabid", show=REPORT, fail_on_reject=True)
+    # 9 Kabid: the recovery in the agenda
+    record = work(SOP, 9, task_id="record_recovery", run="piak.recovery:summarize")
+
+    prepare >> verify >> dry_run >> safety >> restore >> validate
+    validate >> report_kasi >> report_kabid >> record

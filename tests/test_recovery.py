@@ -1,0 +1,263 @@
+"""Recovery and the restore drill on the embedded default, step by step as the DAGs run them:
+scratch and production restores, refused requests, damaged sets with an intact offsite copy,
+an import killed mid-way, the weekly drill and the catalogue listing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from piak import backup, backupset, demo_db, recovery
+from piak.errors import InvalidRequest, PiakError
+
+WIB = ZoneInfo("Asia/Jakarta")
+ROOT = Path(__file__).resolve().parents[1]
+SET = "siak_20261120T2300"
+RECOVERY_STEPS = ("prepare", "verify", "dry_run", "safety_export", "import_set", "validate")
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("PIAK_HOME", str(tmp_path))
+    config = tmp_path / "backup.yaml"
+    config.write_text(
+        "label: siak\nschedule: null\nengine: sqlite\nsqlite: {database: siak.db}\n"
+        "backup_dir: backups\n"
+        "targets:\n  - {name: flashdisk, type: path, path: media/flashdisk/piak}\n"
+        "retention: {daily: 5, weekly: 0, monthly: 0}\n"
+        "recovery: {scratch_sqlite: scratch/siak_scratch.db, evidence_dir: recovery}\n"
+    )
+    monkeypatch.setenv("PIAK_BACKUP_FILE", str(config))
+    demo_db.generate(tmp_path / "siak.db", residents=500, seed=8)
+    (tmp_path / "media" / "flashdisk").mkdir(parents=True)
+    backup_night(20)
+    return tmp_path
+
+
+def backup_night(day: int) -> None:
+    ctx = {"logical_date": datetime(2026, 11, day, 23, 0, tzinfo=WIB)}
+    for step in (backup.prepare, backup.export, backup.place, backup.copy_offsite):
+        step(ctx)
+
+
+def context(**params) -> dict:
+    return {"logical_date": datetime(2026, 11, 21, 9, 30, tzinfo=WIB), "params": params}
+
+
+def recover(**params) -> dict:
+    ctx = context(**params)
+    result = {}
+    for step in RECOVERY_STEPS:
+        result[step] = getattr(recovery, step)(ctx)
+    result["summary"] = recovery.summarize(ctx)
+    return result
+
+
+def count(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest_counts(home: Path) -> dict[str, int]:
+    return backupset.load_manifest(home / "backups" / SET).row_counts
+
+
+def test_recovery_into_scratch_restores_every_table_and_leaves_production_alone(home):
+    production = digest(home / "siak.db")
+    result = recover(set_name=SET)
+    scratch = home / "scratch" / "siak_scratch.db"
+    for table, rows in manifest_counts(home).items():
+        assert count(scratch, table) == rows
+    assert digest(home / "siak.db") == production
+    assert "tidak diperlukan" in result["safety_export"]["note"]
+    assert "sama dengan manifest" in result["validate"]["note"]
+    evidence = home / "recovery" / "database_recovery" / "20261121T093000"
+    report = json.loads((evidence / "validation.json").read_text())
+    assert all(row["ok"] for row in report["tables"]) and len(report["tables"]) >= 10
+    assert json.loads((evidence / "source.json").read_text())["where"] == "server"
+
+
+def test_recovery_into_production_needs_the_typed_name_and_makes_a_safety_set_first(home):
+    with sqlite3.connect(home / "siak.db") as conn:
+        conn.execute("DELETE FROM BIODATA_WNI WHERE rowid % 2 = 0")
+    damaged_rows = count(home / "siak.db", "BIODATA_WNI")
+    recover(set_name=SET, target="production", confirmation="siak.db")
+    assert count(home / "siak.db", "BIODATA_WNI") == manifest_counts(home)["BIODATA_WNI"]
+    safety = home / "backups" / "siak_pra_pulih_20261121T0930"
+    assert backupset.verify_set(safety).ok
+    assert backupset.load_manifest(safety).row_counts["BIODATA_WNI"] == damaged_rows
+
+
+def test_restoring_some_tables_keeps_the_others_as_they_are(home):
+    with sqlite3.connect(home / "siak.db") as conn:
+        conn.execute("DELETE FROM BIODATA_WNI")
+        conn.execute("DELETE FROM DATA_KELUARGA WHERE rowid <= 3")
+    families = count(home / "siak.db", "DATA_KELUARGA")
+    recover(set_name=SET, target="production", confirmation="siak.db", tables=["biodata_wni"])
+    assert count(home / "siak.db", "BIODATA_WNI") == manifest_counts(home)["BIODATA_WNI"]
+    assert count(home / "siak.db", "DATA_KELUARGA") == families
+    with sqlite3.connect(home / "siak.db") as conn:
+        indexes = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type='index' AND tbl_name='BIODATA_WNI'"
+        ).fetchone()[0]
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with sqlite3.connect(home / "backups" / SET / "database.sqlite3") as conn:
+        assert (
+            indexes
+            == conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type='index' AND tbl_name='BIODATA_WNI'"
+            ).fetchone()[0]
+        )
+
+
+BAD_REQUESTS = [
+    ({"set_name": "../siak_20261120T2300"}, "set_name: nama set cadangan tidak sah"),
+    ({"set_name": "/etc/passwd"}, "set_name: nama set cadangan tidak sah"),
+    ({"set_name": "siak_2026*"}, "set_name: nama set cadangan tidak sah"),
+    ({"set_name": ""}, "set_name: nama set cadangan wajib diisi"),
+    ({"set_name": "siak_20250101T2300"}, "tidak ada di katalog"),
+    ({"set_name": SET, "target": "prod"}, "target: 'scratch' atau 'production'"),
+    ({"set_name": SET, "target": "production"}, "confirmation: pemulihan ke produksi"),
+    ({"set_name": SET, "target": "production", "confirmation": "SIAK.DB"}, "tertulis 'SIAK.DB'"),
+    ({"set_name": SET, "tables": ["PENDUDUK_LUAR"]}, "tables: tabel PENDUDUK_LUAR tidak ada"),
+    ({"set_name": SET, "tables": ["X; DROP TABLE BIODATA_WNI"]}, "bukan nama tabel yang sah"),
+    ({"set_name": SET, "tables": "BIODATA_WNI"}, "tables: harus daftar"),
+]
+
+
+@pytest.mark.parametrize(("params", "message"), BAD_REQUESTS, ids=[m for _, m in BAD_REQUESTS])
+def test_a_bad_request_is_refused_before_anything_changes(home, params, message):
+    production = digest(home / "siak.db")
+    with pytest.raises(InvalidRequest, match=message.replace("*", r"\*").replace("(", r"\(")):
+        recovery.prepare(context(**params))
+    assert digest(home / "siak.db") == production
+    assert not (home / "scratch").exists()
+    assert not (home / "recovery").exists()
+
+
+DAMAGE = {
+    "changed byte": lambda d: _flip(d / "database.sqlite3", 5000),
+    "truncated file": lambda d: (d / "database.sqlite3").write_bytes(
+        (d / "database.sqlite3").read_bytes()[:-4096]
+    ),
+    "missing file": lambda d: (d / "database.sqlite3").unlink(),
+    "edited manifest": lambda d: (d / "manifest.json").write_text(
+        (d / "manifest.json").read_text().replace('"BIODATA_WNI": 500', '"BIODATA_WNI": 499')
+    ),
+}
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_damaged_set_is_refused_and_the_intact_offsite_copy_restores(home, damage):
+    DAMAGE[damage](home / "backups" / SET)
+    result = recover(set_name=SET)
+    assert "flashdisk" in result["verify"]["note"] and "server:" in result["verify"]["note"]
+    scratch = home / "scratch" / "siak_scratch.db"
+    assert count(scratch, "BIODATA_WNI") == 500
+
+    DAMAGE[damage](home / "media" / "flashdisk" / "piak" / SET)
+    ctx = {**context(set_name=SET), "logical_date": datetime(2026, 11, 21, 10, 0, tzinfo=WIB)}
+    before = digest(scratch)
+    with pytest.raises(PiakError, match=f"set {SET}.* server: .*flashdisk"):
+        recovery.prepare(ctx)  # an edited manifest everywhere: refused right here
+        recovery.verify(ctx)
+    assert digest(scratch) == before
+
+
+def _import_killed_at(point: str) -> None:
+    from piak import sqlite_backup
+
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    setattr(sqlite_backup, point, die)
+    recovery.import_set(context(set_name=SET, target="production", confirmation="siak.db"))
+    os._exit(0)
+
+
+@pytest.mark.parametrize("point", ["row_counts", "_fsync"])
+def test_an_import_killed_mid_way_leaves_the_target_unchanged_and_a_rerun_completes(home, point):
+    with sqlite3.connect(home / "siak.db") as conn:
+        conn.execute("DELETE FROM BIODATA_WNI")
+    before = digest(home / "siak.db")
+    ctx = context(set_name=SET, target="production", confirmation="siak.db")
+    for step in RECOVERY_STEPS[:4]:
+        getattr(recovery, step)(ctx)
+    child = multiprocessing.get_context("fork").Process(target=_import_killed_at, args=(point,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    assert digest(home / "siak.db") == before
+    assert list(home.glob(".siak.db.*.restore")), "the killed import left its temporary file"
+
+    recovery.import_set(ctx)
+    recovery.validate(ctx)
+    assert count(home / "siak.db", "BIODATA_WNI") == 500
+    assert not list(home.glob(".siak.db.*.restore"))
+
+
+def test_validation_fails_when_the_restored_rows_differ(home):
+    ctx = context(set_name=SET)
+    for step in RECOVERY_STEPS[:5]:
+        getattr(recovery, step)(ctx)
+    with sqlite3.connect(home / "scratch" / "siak_scratch.db") as conn:
+        conn.execute("DELETE FROM BIODATA_WNI WHERE rowid = 1")
+    with pytest.raises(PiakError, match="BIODATA_WNI: 499 bukan 500"):
+        recovery.validate(ctx)
+
+
+def test_the_drill_restores_the_newest_verified_set_and_marks_it_restore_tested(home):
+    backup_night(21)
+    backup_night(22)
+    (home / "backups" / backup.CATALOGUE / "siak_20261122T2300.json").write_text(
+        json.dumps({"set": "siak_20261122T2300", "verified_targets": {}})
+    )  # the newest set's offsite copy is not verified: the drill takes the one before
+    ctx = {"logical_date": datetime(2026, 11, 22, 2, 0, tzinfo=WIB), "params": {}}
+    result = recovery.prepare_drill(ctx)
+    assert result["output_ref"] == "siak_20261121T2300"
+    for step in ("verify", "dry_run", "import_set", "validate", "mark_restore_tested"):
+        getattr(recovery, step)(ctx)
+    entry = backup.read_catalogue(home / "backups", "siak_20261121T2300")
+    assert entry["restore_tested_at"]
+
+    listing = subprocess.run(
+        [sys.executable, "-m", "piak", "backups", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
+        check=True,
+    )
+    rows = {row["set"]: row for row in json.loads(listing.stdout)}
+    assert rows["siak_20261121T2300"]["restore_tested_at"] == entry["restore_tested_at"]
+    assert rows["siak_20261121T2300"]["copies"] == ["server", "flashdisk"]
+    assert rows["siak_20261120T2300"]["restore_tested_at"] is None
+    assert not rows["siak_20261122T2300"]["verified"]
+    table = subprocess.run(
+        [sys.executable, "-m", "piak", "backups"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
+        check=True,
+    ).stdout
+    assert "siak_20261121T2300" in table and "Uji pulih" in table
