@@ -261,3 +261,24 @@ def test_the_drill_restores_the_newest_verified_set_and_marks_it_restore_tested(
         check=True,
     ).stdout
     assert "siak_20261121T2300" in table and "Uji pulih" in table
+
+
+def test_the_restore_command_verifies_first_and_restores_by_hand(home):
+    def piak(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "piak", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
+        )
+
+    out = home / "by_hand.db"
+    done = piak("restore", str(home / "backups" / SET), "--to", str(out), "--tables", "SETUP_KEC")
+    assert done.returncode == 0, done.stderr
+    assert count(out, "SETUP_KEC") == manifest_counts(home)["SETUP_KEC"]
+    _flip(home / "backups" / SET / "database.sqlite3", 9000)
+    before = digest(out)
+    refused = piak("restore", str(home / "backups" / SET), "--to", str(out))
+    assert refused.returncode == 2
+    assert "SHA-256 berbeda" in refused.stderr
+    assert digest(out) == before
