@@ -68,6 +68,10 @@ def airflow_env(
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
             "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
             "PIAK_HOME": str(piak_home),
+            # The demo SIAK database, reached like production's Oracle: through a Connection.
+            "AIRFLOW_CONN_SIAK_DB": json.dumps(
+                {"conn_type": "sqlite", "host": str(piak_home / "siak_demo.db")}
+            ),
             "PIAK_AIRFLOW_URL": f"http://127.0.0.1:{port}",
             # standalone starts its components as `airflow ...` from PATH
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
