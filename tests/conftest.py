@@ -1,4 +1,5 @@
-"""Shared fixtures: a real PostgreSQL for the stores that run on it in production."""
+"""Shared fixtures: a real PostgreSQL for the stores that run on it in production, a real sshd;
+the Oracle Data Pump fixtures live in ``oracle_helpers``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from oracle_helpers import (  # ruff: ignore[unused-import] - fixtures of the Oracle Data Pump tests
+    oracle_config,
+    oracle_connections,
+    oracle_server_dir,
+    ssh_client,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,95 +4,23 @@ No Oracle server can be installed here; this proves everything around expdp for 
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import paramiko
 import pytest
+from oracle_helpers import PASSWORD, scenario, with_oracle
 
-from piak import backup_config, backupset, oracle_export
+from piak import backupset, oracle_export
 from piak.errors import PiakError
-
-STANDIN = Path(__file__).resolve().parent / "oracle_standin" / "expdp"
-PASSWORD = "Rahasia-Sekali-123"
-
-
-@pytest.fixture
-def server_dir(tmp_path) -> Path:
-    folder = tmp_path / "dpdump"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def config(tmp_path, server_dir) -> backup_config.BackupConfig:
-    return backup_config.BackupConfig(
-        label="siak",
-        schedule=None,
-        engine="oracle",
-        backup_dir=tmp_path / "backups",
-        targets=(),
-        retention=backup_config.Retention(),
-        oracle=backup_config.OracleConfig(
-            ssh_conn_id="siak_server",
-            db_conn_id="siak_oracle",
-            directory="DATA_PUMP_DIR",
-            server_dir=str(server_dir),
-            schemas=("SIAKOFF",),
-            full=False,
-            filesize="4G",
-            checksum=False,
-            timeout=timedelta(seconds=20),
-            expdp=str(STANDIN),
-        ),
-    )
-
-
-@pytest.fixture
-def connections(monkeypatch, sshd):
-    """Airflow Connections as environment variables, as a deployment would set them."""
-    key = Path(sshd["key_file"]).read_text()
-    ssh = {
-        "conn_type": "ssh",
-        "host": sshd["host"],
-        "port": sshd["port"],
-        "login": sshd["user"],
-        "extra": {"private_key": key, "host_key": " ".join(sshd["host_key"])},
-    }
-    oracle = {
-        "conn_type": "oracle",
-        "host": "db.siak.local",
-        "port": 1521,
-        "login": "BACKUP_OP",
-        "password": PASSWORD,
-        "schema": "SIAK",
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_SIAK_SERVER", json.dumps(ssh))
-    monkeypatch.setenv("AIRFLOW_CONN_SIAK_ORACLE", json.dumps(oracle))
-
-
-@pytest.fixture
-def client(sshd, connections):
-    ssh = paramiko.SSHClient()
-    ssh.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    ssh.connect(
-        sshd["host"], port=sshd["port"], username=sshd["user"], key_filename=sshd["key_file"]
-    )
-    yield ssh
-    ssh.close()
-
-
-def scenario(server_dir: Path, name: str) -> None:
-    (server_dir / ".standin_scenario").write_text(name)
 
 
 def test_export_over_ssh_builds_a_verified_set_and_hides_the_password(
-    config, server_dir, connections, tmp_path
+    oracle_config, oracle_server_dir, oracle_connections, tmp_path
 ):
-    scenario(server_dir, "success")
-    folder = oracle_export.export(config, "siak_20261124T2300")  # through the SSH Connection
+    scenario(oracle_server_dir, "success")
+    folder = oracle_export.export(oracle_config, "siak_20261124T2300")  # through the SSH Connection
     manifest = backupset.load_manifest(folder)
     assert backupset.verify_set(folder).ok
     assert [f.name for f in manifest.files] == [
@@ -106,10 +34,10 @@ def test_export_over_ssh_builds_a_verified_set_and_hides_the_password(
     assert Path("/tmp/standin-expdp/last_parfile_mode").read_text() == "0o600"
     argv = Path("/tmp/standin-expdp/last_argv").read_text()
     assert "PARFILE=" in argv and PASSWORD not in argv
-    assert not list(server_dir.glob(".*.par"))
+    assert not list(oracle_server_dir.glob(".*.par"))
     for path in folder.iterdir():
         assert PASSWORD not in path.read_text(errors="replace"), path.name
-    assert not list(server_dir.glob("*.dmp")), "dump files are moved into the set"
+    assert not list(oracle_server_dir.glob("*.dmp")), "dump files are moved into the set"
 
 
 @pytest.mark.parametrize(
@@ -123,40 +51,39 @@ def test_export_over_ssh_builds_a_verified_set_and_hides_the_password(
     ],
 )
 def test_failed_exports_fail_with_the_lines_that_say_why(
-    config, server_dir, client, name, expected
+    oracle_config, oracle_server_dir, ssh_client, name, expected
 ):
-    scenario(server_dir, name)
+    scenario(oracle_server_dir, name)
     with pytest.raises(PiakError, match=expected) as error:
-        oracle_export.export(config, "siak_20261124T2300", ssh_client=client)
+        oracle_export.export(oracle_config, "siak_20261124T2300", ssh_client=ssh_client)
     assert PASSWORD not in str(error.value)
-    assert not (config.backup_dir / "siak_20261124T2300").exists()
-    assert not list(config.backup_dir.glob(".*partial")) if config.backup_dir.exists() else True
-    assert not list(server_dir.glob(".*.par"))
+    assert not (oracle_config.backup_dir / "siak_20261124T2300").exists()
+    assert not list(oracle_config.backup_dir.glob(".*partial"))  # none when there is no folder
+    assert not list(oracle_server_dir.glob(".*.par"))
 
 
-def test_a_hanging_export_is_stopped_by_the_timeout(config, server_dir, client):
-    scenario(server_dir, "hang")
-    short = backup_config.OracleConfig(
-        **{**config.oracle.__dict__, "timeout": timedelta(seconds=3)}
-    )
-    hanging = backup_config.BackupConfig(**{**config.__dict__, "oracle": short})
+def test_a_hanging_export_is_stopped_by_the_timeout(oracle_config, oracle_server_dir, ssh_client):
+    scenario(oracle_server_dir, "hang")
+    hanging = with_oracle(oracle_config, timeout=timedelta(seconds=3))
     with pytest.raises(PiakError, match="tidak selesai dalam"):
-        oracle_export.export(hanging, "siak_20261124T2300", ssh_client=client)
-    assert not list(server_dir.glob(".*.par"))
+        oracle_export.export(hanging, "siak_20261124T2300", ssh_client=ssh_client)
+    assert not list(oracle_server_dir.glob(".*.par"))
 
 
-def test_a_rerun_after_a_failure_cleans_leftovers_and_succeeds(config, server_dir, client):
-    scenario(server_dir, "ora_fatal")
+def test_a_rerun_after_a_failure_cleans_leftovers_and_succeeds(
+    oracle_config, oracle_server_dir, ssh_client
+):
+    scenario(oracle_server_dir, "ora_fatal")
     with pytest.raises(PiakError):
-        oracle_export.export(config, "siak_20261124T2300", ssh_client=client)
-    assert list(server_dir.glob("*.dmp"))  # the failed try left dump files behind
-    scenario(server_dir, "success")
-    folder = oracle_export.export(config, "siak_20261124T2300", ssh_client=client)
+        oracle_export.export(oracle_config, "siak_20261124T2300", ssh_client=ssh_client)
+    assert list(oracle_server_dir.glob("*.dmp"))  # the failed try left dump files behind
+    scenario(oracle_server_dir, "success")
+    folder = oracle_export.export(oracle_config, "siak_20261124T2300", ssh_client=ssh_client)
     assert backupset.verify_set(folder).ok
     shutil.rmtree(folder)
 
 
-def test_offsite_copy_to_sftp_is_verified_and_resumes(config, client, tmp_path):
+def test_offsite_copy_to_sftp_is_verified_and_resumes(oracle_config, ssh_client, tmp_path):
     from piak import demo_db, offsite, sqlite_backup
     from piak.sftp_target import SftpTarget
 
@@ -164,7 +91,9 @@ def test_offsite_copy_to_sftp_is_verified_and_resumes(config, client, tmp_path):
     demo_db.generate(source, residents=300)
     folder = sqlite_backup.backup(source, tmp_path / "server", "siak_20261124T2300", database="s")
     remote_root = tmp_path / "nas"
-    target = SftpTarget(conn_id=None, root=str(remote_root), name="nas", client=client.open_sftp())
+    target = SftpTarget(
+        conn_id=None, root=str(remote_root), name="nas", client=ssh_client.open_sftp()
+    )
     report = offsite.copy_set(folder, target)
     assert report.copied == ["database.sqlite3"]
     assert backupset.verify_set(remote_root / folder.name).ok
@@ -183,7 +112,7 @@ def test_offsite_copy_to_sftp_is_verified_and_resumes(config, client, tmp_path):
 
 
 def test_ssh_connection_lost_mid_transfer_leaves_no_copy_and_a_rerun_completes(
-    sshd, client, tmp_path, monkeypatch
+    sshd, ssh_client, tmp_path, monkeypatch
 ):
     from piak import demo_db, offsite, sqlite_backup
     from piak.sftp_target import SftpTarget
@@ -202,7 +131,7 @@ def test_ssh_connection_lost_mid_transfer_leaves_no_copy_and_a_rerun_completes(
 
             def write(data):
                 if sent[0] > 1024 * 1024:
-                    client.get_transport().close()
+                    ssh_client.get_transport().close()
                 sent[0] += len(data)
                 return original(data)
 
@@ -210,7 +139,7 @@ def test_ssh_connection_lost_mid_transfer_leaves_no_copy_and_a_rerun_completes(
             return handle
 
     dropping = DroppingLink(
-        conn_id=None, root=str(remote_root), name="nas", client=client.open_sftp()
+        conn_id=None, root=str(remote_root), name="nas", client=ssh_client.open_sftp()
     )
     monkeypatch.setattr(offsite, "CHUNK", 256 * 1024)  # several writes for a small file
     with pytest.raises((OSError, EOFError, paramiko.SSHException)):

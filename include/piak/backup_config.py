@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from piak import settings
+from piak import datapump, settings
 from piak.errors import PiakError
 from piak.timeouts import parse_duration
 
@@ -49,6 +49,10 @@ class OracleConfig:
     checksum: bool
     timeout: timedelta
     expdp: str = "expdp"
+    impdp: str = "impdp"
+    scratch_schema: str | None = None  # REMAP_SCHEMA target of scratch restores
+    table_exists_action: str | None = None  # production restores; required there, no default
+    scratch_table_exists_action: str = "TRUNCATE"  # scratch restores; REPLACE is refused
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,34 @@ def _recovery(raw: Any, where: Any) -> RecoveryConfig:
         drill_schedule=raw.get("drill_schedule", "0 2 * * 0"),
         production_name=name,
     )
+
+
+def _oracle_import(oracle: dict[str, Any], where: Any) -> dict[str, Any]:
+    """The ``oracle:`` keys of recovery (impdp): checked here so a bad value stops the load."""
+    found: dict[str, Any] = {"impdp": str(oracle.get("impdp", "impdp"))}
+    try:
+        if oracle.get("scratch_schema") is not None:
+            found["scratch_schema"] = datapump.identifier(
+                oracle["scratch_schema"], "scratch_schema"
+            )
+        if oracle.get("table_exists_action") is not None:
+            found["table_exists_action"] = datapump.exists_action(
+                oracle["table_exists_action"], "table_exists_action"
+            )
+        scratch = datapump.exists_action(
+            oracle.get("scratch_table_exists_action", "TRUNCATE"), "scratch_table_exists_action"
+        )
+    except PiakError as exc:
+        raise PiakError(f"{where('oracle')}: {exc}") from None
+    if scratch == "REPLACE":
+        raise PiakError(
+            f"{where('oracle.scratch_table_exists_action')}: REPLACE ditolak (restore scratch "
+            "memakai REMAP_SCHEMA); pakai TRUNCATE, APPEND atau SKIP"
+        )
+    schemas = {str(s).upper() for s in oracle.get("schemas") or ()}
+    if found.get("scratch_schema") in schemas:
+        raise PiakError(f"{where('oracle.scratch_schema')}: tidak boleh sama dengan skema produksi")
+    return {**found, "scratch_table_exists_action": scratch}
 
 
 def load(path: Path | None = None) -> BackupConfig:
@@ -194,6 +226,7 @@ def load(path: Path | None = None) -> BackupConfig:
             checksum=bool(oracle.get("checksum", False)),
             timeout=parse_duration(oracle.get("timeout", "4h")),
             expdp=str(oracle.get("expdp", "expdp")),
+            **_oracle_import(oracle, where),
         )
     except KeyError as exc:
         raise PiakError(f"{where(f'oracle.{exc.args[0]}')}: wajib ada") from None

@@ -10,6 +10,7 @@ missing log or missing dump files are failures, reported with the lines that say
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from piak.errors import PiakError
@@ -23,6 +24,12 @@ _ERROR_LINE = re.compile(r"^\s*((?:ORA|UDE|UDI|LRM|KUP)-\d{5}:.*)$", re.M)
 _DUMP_SET = re.compile(r"^Dump file set for .* is:\s*$((?:\n\s+\S.*$)+)", re.M)
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_$#]{0,127}$")
 _FILE = re.compile(r"^[A-Za-z0-9_.%-]{1,200}$")
+#: ``. . imported "SCHEMA"."TABLE"  12.3 KB  100 rows`` (a partition adds ``:"PART"``).
+_TABLE_ROWS = re.compile(
+    r'^\s*\. \. (exported|imported) "([^"]+)"\."([^"]+)"(?::"[^"]+")?[^\n]*?\s(\d+)\s+rows\s*$',
+    re.M,
+)
+TABLE_EXISTS_ACTIONS = ("SKIP", "APPEND", "TRUNCATE", "REPLACE")
 
 
 class DataPumpError(PiakError):
@@ -41,25 +48,37 @@ class DataPumpResult:
     def ok(self) -> bool:
         return self.exit_code == 0 and self.completed and not self.errors
 
-    def raise_for_failure(self, what: str = "expdp") -> None:
+    def failure_message(self, what: str = "expdp") -> str | None:
+        """Why the job failed (with the log lines that say so), or None when it succeeded."""
         if self.ok:
-            return
-        reasons = [f"kode keluar {self.exit_code}"]
+            return None
+        code = f"kode keluar {self.exit_code}" if self.exit_code >= 0 else "terhenti tanpa kode"
+        reasons = [code]
         if self.error_count:
             reasons.append(f"selesai dengan {self.error_count} galat")
         if not self.completed and not self.error_count:
             reasons.append("baris 'successfully completed' tidak ada di log")
         detail = "\n".join(self.errors[:20])
-        raise DataPumpError(
-            f"{what} gagal ({', '.join(reasons)})" + (f":\n{detail}" if detail else "")
-        )
+        return f"{what} gagal ({', '.join(reasons)})" + (f":\n{detail}" if detail else "")
+
+    def raise_for_failure(self, what: str = "expdp") -> None:
+        message = self.failure_message(what)
+        if message:
+            raise DataPumpError(message)
 
 
-def parse_log(text: str | None, exit_code: int) -> DataPumpResult:
-    """Read an expdp/impdp log. ``text`` None means the log could not be fetched."""
+def error_lines(text: str) -> list[str]:
+    """The ORA-/UDE-/UDI-/LRM-/KUP- lines of a log or of the tool's own output."""
+    return [m.group(1).strip() for m in _ERROR_LINE.finditer(text)]
+
+
+def parse_log(text: str | None, exit_code: int, output: str = "") -> DataPumpResult:
+    """Read an expdp/impdp log. ``text`` None means the log could not be fetched; then the
+    error lines of the tool's own ``output`` (a client error never reaches the log) are kept."""
     if text is None:
-        return DataPumpResult(exit_code, False, 0, ["log Data Pump tidak ditemukan"])
-    errors = [m.group(1).strip() for m in _ERROR_LINE.finditer(text)]
+        errors = ["log Data Pump tidak ditemukan", *error_lines(output)]
+        return DataPumpResult(exit_code, False, 0, errors)
+    errors = error_lines(text)
     with_errors = _COMPLETED_WITH_ERRORS.search(text)
     stopped = _STOPPED.search(text)
     if stopped:
@@ -103,9 +122,7 @@ def export_parfile(
     """The expdp parameter file. ``userid`` is ``user/password@service`` or None for OS auth."""
     if bool(schemas) == bool(full):
         raise PiakError("pilih salah satu: daftar skema atau FULL=Y")
-    lines = []
-    if userid:
-        lines.append(f"USERID={userid}")
+    lines = _userid_lines(userid)
     lines += [
         f"DIRECTORY={identifier(directory, 'DIRECTORY')}",
         f"DUMPFILE={file_name(dumpfile, 'DUMPFILE')}",
@@ -119,4 +136,94 @@ def export_parfile(
         lines.append("SCHEMAS=" + ",".join(identifier(s, "SCHEMAS") for s in schemas or []))
     if checksum:
         lines.append("CHECKSUM=YES")
+    return "\n".join(lines) + "\n"
+
+
+def table_rows(log_text: str, verb: str = "imported") -> dict[str, int]:
+    """``SCHEMA.TABLE -> rows`` from the ``. . exported`` / ``. . imported`` lines of a log;
+    the partitions of a partitioned table are added up."""
+    counts: dict[str, int] = {}
+    for found, schema, table, rows in _TABLE_ROWS.findall(log_text):
+        if found == verb:
+            key = f"{schema}.{table}"
+            counts[key] = counts.get(key, 0) + int(rows)
+    return counts
+
+
+def table_name(value: str, what: str = "TABLES") -> str:
+    """``SCHEMA.TABLE`` with both parts checked by :func:`identifier`."""
+    parts = value.split(".") if isinstance(value, str) else []
+    if len(parts) != 2:
+        raise PiakError(f"{what}: {value!r} harus berbentuk SKEMA.TABEL")
+    return ".".join(identifier(part, what) for part in parts)
+
+
+def exists_action(value: str, what: str = "TABLE_EXISTS_ACTION") -> str:
+    """One of SKIP, APPEND, TRUNCATE, REPLACE (any case)."""
+    action = value.upper() if isinstance(value, str) else value
+    if action not in TABLE_EXISTS_ACTIONS:
+        raise PiakError(
+            f"{what}: {value!r} bukan salah satu dari {', '.join(TABLE_EXISTS_ACTIONS)}"
+        )
+    return action
+
+
+def _userid_lines(userid: str | None) -> list[str]:
+    """``USERID=...``: one line, or the rest of it would become parameters (never echoed)."""
+    if not userid:
+        return []
+    if "\n" in userid or "\r" in userid:
+        raise PiakError("USERID dari Connection berisi baris baru; perbaiki login/password-nya")
+    return [f"USERID={userid}"]
+
+
+def import_parfile(
+    *,
+    userid: str | None,
+    directory: str,
+    dumpfiles: Sequence[str],
+    logfile: str,
+    sqlfile: str | None = None,
+    schemas: Sequence[str] | None = None,
+    tables: Sequence[str] | None = None,
+    remap_schema: Mapping[str, str] | None = None,
+    table_exists_action: str | None = None,
+    job_name: str | None = None,
+) -> str:
+    """The impdp parameter file. ``sqlfile`` makes it a dry run (the DDL is written, nothing is
+    executed). ``remap_schema`` maps source to target schemas; it is refused together with
+    TABLE_EXISTS_ACTION=REPLACE, which would drop whatever tables the mapping lands on."""
+    if bool(schemas) == bool(tables):
+        raise PiakError("impdp: pilih salah satu: daftar skema (SCHEMAS) atau tabel (TABLES)")
+    if not dumpfiles:
+        raise PiakError("impdp: tidak ada berkas dump (DUMPFILE)")
+    action = exists_action(table_exists_action) if table_exists_action else None
+    remap = {
+        identifier(source, "REMAP_SCHEMA"): identifier(target, "REMAP_SCHEMA")
+        for source, target in (remap_schema or {}).items()
+    }
+    if remap and action == "REPLACE":
+        raise PiakError(
+            "impdp: REMAP_SCHEMA bersama TABLE_EXISTS_ACTION=REPLACE ditolak "
+            "(bisa menghapus tabel di skema tujuan); pakai TRUNCATE, APPEND atau SKIP"
+        )
+    if any(source == target for source, target in remap.items()):
+        raise PiakError("impdp: REMAP_SCHEMA ke skema yang sama tidak ada gunanya")
+    lines = _userid_lines(userid)
+    lines += [
+        f"DIRECTORY={identifier(directory, 'DIRECTORY')}",
+        "DUMPFILE=" + ",".join(file_name(name, "DUMPFILE") for name in dumpfiles),
+        f"LOGFILE={file_name(logfile, 'LOGFILE')}",
+    ]
+    if sqlfile:
+        lines.append(f"SQLFILE={file_name(sqlfile, 'SQLFILE')}")
+    if schemas:
+        lines.append("SCHEMAS=" + ",".join(identifier(s, "SCHEMAS") for s in schemas))
+    else:
+        lines.append("TABLES=" + ",".join(table_name(t) for t in tables or []))
+    lines += [f"REMAP_SCHEMA={source}:{target}" for source, target in remap.items()]
+    if action:
+        lines.append(f"TABLE_EXISTS_ACTION={action}")
+    if job_name:
+        lines.append(f"JOB_NAME={identifier(job_name, 'JOB_NAME')}")
     return "\n".join(lines) + "\n"
