@@ -13,9 +13,20 @@ from pathlib import Path
 
 from piak.files import write_bytes_atomic
 
-MONTHS = (
-    "Januari Februari Maret April Mei Juni Juli Agustus September Oktober November Desember"
-).split()
+MONTHS = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+]
 KINDS = {"agregat": "data agregat", "perseorangan": "data perseorangan"}
 
 
