@@ -211,6 +211,9 @@ def test_export_xlsx_has_the_month_in_indonesian(url, tmp_path):
             "Hasil",
             "Keluaran",
             "Catatan",
+            "Durasi (menit)",
+            "Waktu baku (menit)",
+            "Sesuai waktu baku",
             "Run",
         ]
     )
@@ -279,3 +282,62 @@ def test_cli_export(tmp_path):
         timeout=60,
     )
     assert bad.returncode == 2 and "bulan tidak sah" in bad.stderr
+
+
+def test_each_step_is_measured_against_its_standard_time(url, tmp_path):
+    from openpyxl import load_workbook
+
+    finished = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+    agenda.record(
+        entry(
+            task_id="fast",
+            recorded_at=finished,
+            started_at=finished - timedelta(minutes=4),
+            standard_minutes=5,
+        ),
+        url,
+    )
+    agenda.record(
+        entry(
+            task_id="slow",
+            recorded_at=finished + timedelta(hours=1),
+            started_at=finished - timedelta(minutes=50),
+            standard_minutes=30,
+        ),
+        url,
+    )
+    agenda.record(entry(task_id="unmeasured", recorded_at=finished + timedelta(hours=2)), url)
+    fast, slow, unmeasured = agenda.entries(month="2026-11", url=url)
+    assert (fast.duration_minutes, fast.within_standard) == (4.0, True)
+    assert (round(slow.duration_minutes), slow.within_standard) == (110, False)
+    assert unmeasured.within_standard is None
+    path, _ = agenda.export_month("2026-11", tmp_path / "agenda.xlsx", url)
+    rows = [[c.value for c in row] for row in load_workbook(path).active.iter_rows(min_row=4)]
+    assert [row[10:13] for row in rows] == [[4, 5, "ya"], [110, 30, "melebihi"], [None, None, "-"]]
+    report = agenda.standard_time_report("2026-11", url)
+    assert [(r["count"], r["over_standard"], r["standard_minutes"]) for r in report] == [(2, 1, 30)]
+
+
+def test_an_agenda_of_an_earlier_version_gets_the_new_columns(tmp_path):
+    import sqlalchemy as sa
+
+    path = tmp_path / "old.db"
+    old = sa.create_engine(f"sqlite:///{path}")
+    with old.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE agenda_entry (id INTEGER PRIMARY KEY, recorded_at DATETIME NOT NULL,"
+                " sop_code VARCHAR(64) NOT NULL, dag_id VARCHAR(250) NOT NULL,"
+                " run_id VARCHAR(250) NOT NULL, task_id VARCHAR(250) NOT NULL,"
+                " map_index INTEGER NOT NULL DEFAULT -1, step_number INTEGER NOT NULL,"
+                " role VARCHAR(32) NOT NULL, actor VARCHAR(250) NOT NULL,"
+                " outcome VARCHAR(16) NOT NULL, output_ref TEXT, note TEXT,"
+                " updated_at DATETIME NOT NULL,"
+                " CONSTRAINT uq_agenda_task_step UNIQUE (dag_id, run_id, task_id, map_index,"
+                " step_number))"
+            )
+        )
+    old.dispose()
+    url = f"sqlite:///{path}"
+    agenda.record(entry(standard_minutes=5, started_at=datetime(2026, 11, 3, tzinfo=UTC)), url)
+    assert agenda.entries(url=url)[0].standard_minutes == 5

@@ -69,6 +69,8 @@ agenda_entry = sa.Table(
     sa.Column("output_ref", sa.Text),
     sa.Column("note", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("standard_minutes", sa.Integer),
     sa.UniqueConstraint(
         "dag_id", "run_id", "task_id", "map_index", "step_number", name="uq_agenda_task_step"
     ),
@@ -77,7 +79,9 @@ agenda_entry = sa.Table(
 
 @dataclass(frozen=True)
 class AgendaEntry:
-    """One finished step. ``recorded_at`` is when it finished (timezone-aware)."""
+    """One finished step. ``recorded_at`` is when it finished (timezone-aware); ``started_at``
+    when it began (a sign-off: when the request was opened); ``standard_minutes`` the upper end
+    of the step's standard time (Mutu Baku), which the duration is measured against."""
 
     recorded_at: datetime
     sop_code: str
@@ -91,6 +95,21 @@ class AgendaEntry:
     map_index: int = -1
     output_ref: str | None = None
     note: str | None = None
+    started_at: datetime | None = None
+    standard_minutes: int | None = None
+
+    @property
+    def duration_minutes(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return max((self.recorded_at - self.started_at).total_seconds(), 0.0) / 60
+
+    @property
+    def within_standard(self) -> bool | None:
+        """True when the step took no longer than its standard time (None: not measurable)."""
+        if self.duration_minutes is None or self.standard_minutes is None:
+            return None
+        return self.duration_minutes <= self.standard_minutes
 
     def validate(self) -> None:
         """Raise :class:`PiakError` naming the first bad field; touches nothing."""
@@ -102,6 +121,14 @@ class AgendaEntry:
             raise PiakError(f"agenda: role {self.role!r} bukan salah satu dari {list(ROLES)}")
         if not isinstance(self.recorded_at, datetime) or self.recorded_at.tzinfo is None:
             raise PiakError("agenda: recorded_at harus waktu dengan zona waktu")
+        if self.started_at is not None and (
+            not isinstance(self.started_at, datetime) or self.started_at.tzinfo is None
+        ):
+            raise PiakError("agenda: started_at harus waktu dengan zona waktu atau None")
+        if self.standard_minutes is not None and (
+            not _is_int(self.standard_minutes) or self.standard_minutes < 1
+        ):
+            raise PiakError("agenda: standard_minutes harus bilangan bulat positif atau None")
         if not _is_int(self.step_number) or self.step_number < 1:
             raise PiakError(
                 f"agenda: step_number {self.step_number!r} harus bilangan bulat positif"
@@ -157,8 +184,24 @@ def engine(url: str | None = None) -> sa.Engine:
                 metadata.create_all(created, checkfirst=True)
             except sa.exc.DBAPIError:  # another process created it between check and create
                 metadata.create_all(created, checkfirst=True)
+            _add_missing_columns(created)
             _engines[url] = created
         return _engines[url]
+
+
+def _add_missing_columns(eng: sa.Engine) -> None:
+    """An agenda made by an earlier version gets the columns added since (all nullable)."""
+    present = {c["name"] for c in sa.inspect(eng).get_columns(agenda_entry.name)}
+    missing = [c for c in agenda_entry.columns if c.name not in present]
+    for column in missing:
+        kind = column.type.compile(dialect=eng.dialect)
+        try:
+            with eng.begin() as conn:
+                conn.execute(
+                    sa.text(f"ALTER TABLE {agenda_entry.name} ADD COLUMN {column.name} {kind}")
+                )
+        except sa.exc.DBAPIError:  # added by another process meanwhile
+            pass
 
 
 def record(entry: AgendaEntry, url: str | None = None) -> None:
@@ -167,6 +210,8 @@ def record(entry: AgendaEntry, url: str | None = None) -> None:
     eng = engine(url)
     values = {f.name: getattr(entry, f.name) for f in fields(entry)}
     values["recorded_at"] = entry.recorded_at.astimezone(UTC)
+    if entry.started_at is not None:
+        values["started_at"] = entry.started_at.astimezone(UTC)
     values["updated_at"] = datetime.now(UTC)
     if eng.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -216,11 +261,38 @@ def entries(
 
 
 def _entry(row: Any) -> AgendaEntry:
-    recorded = row["recorded_at"]
-    if recorded.tzinfo is None:  # SQLite keeps no zone: stored as UTC
-        recorded = recorded.replace(tzinfo=UTC)
     names = {f.name for f in fields(AgendaEntry)}
-    return AgendaEntry(**{**{k: row[k] for k in names}, "recorded_at": recorded})
+    values = {k: row[k] for k in names}
+    for key in ("recorded_at", "started_at"):
+        if values[key] is not None and values[key].tzinfo is None:  # SQLite keeps no zone: UTC
+            values[key] = values[key].replace(tzinfo=UTC)
+    return AgendaEntry(**values)
+
+
+def standard_time_report(month: str, url: str | None = None) -> list[dict[str, Any]]:
+    """Per SOP step of a WIB month: how many measured, median duration, the standard time, and
+    how many took longer than it (the Mutu Baku the office measures itself against)."""
+    import statistics
+
+    groups: dict[tuple[str, int], list[AgendaEntry]] = {}
+    for e in entries(month=month, url=url):
+        if e.duration_minutes is not None and e.outcome != "failed":
+            groups.setdefault((e.sop_code, e.step_number), []).append(e)
+    report = []
+    for (sop_code, step), items in sorted(groups.items()):
+        durations = [e.duration_minutes for e in items]
+        report.append(
+            {
+                "sop": sop_code,
+                "step": step,
+                "count": len(items),
+                "median_minutes": round(statistics.median(durations), 1),
+                "max_minutes": round(max(durations), 1),
+                "standard_minutes": items[-1].standard_minutes,
+                "over_standard": sum(1 for e in items if e.within_standard is False),
+            }
+        )
+    return report
 
 
 HEADERS = [
@@ -234,8 +306,12 @@ HEADERS = [
     "Hasil",
     "Keluaran",
     "Catatan",
+    "Durasi (menit)",
+    "Waktu baku (menit)",
+    "Sesuai waktu baku",
     "Run",
 ]
+WITHIN = {True: "ya", False: "melebihi", None: "-"}
 
 
 def _rows(items: list[AgendaEntry]) -> list[list[Any]]:
@@ -254,6 +330,9 @@ def _rows(items: list[AgendaEntry]) -> list[list[Any]]:
                 OUTCOMES[e.outcome],
                 e.output_ref or "",
                 e.note or "",
+                round(e.duration_minutes, 1) if e.duration_minutes is not None else "",
+                e.standard_minutes or "",
+                WITHIN[e.within_standard],
                 e.run_id,
             ]
         )
@@ -324,7 +403,7 @@ def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # a note starting with "=" is text, never a formula
-    widths = [5, 13, 9, 22, 8, 20, 24, 13, 40, 40, 36]
+    widths = [5, 13, 9, 22, 8, 20, 24, 13, 40, 40, 10, 10, 11, 36]
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     for row in sheet.iter_rows(min_row=4):

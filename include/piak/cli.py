@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--tables", nargs="*", default=[], help="only these tables")
     restore.set_defaults(handler=_run_restore)
 
+    standard = sub.add_parser(
+        "mutu-baku", help="a month's step durations against the SOPs' standard times"
+    )
+    standard.add_argument("--month", required=True, help="YYYY-MM (WIB)")
+    standard.set_defaults(handler=_run_standard_time)
+
     backups = sub.add_parser(
         "backups", help="list the backup catalogue: sets, sizes, copies, restore-tested"
     )
@@ -177,6 +183,24 @@ def _run_restore(args: argparse.Namespace) -> int:
         print(f"galat: jumlah baris berbeda dengan manifest: {', '.join(wrong)}", file=sys.stderr)
         return 1
     print(f"{manifest.set_name} -> {args.to}: {len(counts)} tabel, {sum(counts.values())} baris")
+    return 0
+
+
+def _run_standard_time(args: argparse.Namespace) -> int:
+    from piak import agenda
+
+    rows = agenda.standard_time_report(args.month)
+    print(f"Mutu baku {agenda.month_title(args.month)}")
+    if not rows:
+        print("Belum ada langkah terukur pada bulan ini.")
+        return 0
+    print(f"{'SOP':<22} {'Langkah':>7} {'Jumlah':>6} {'Median':>9} {'Baku':>7} {'Melebihi':>8}")
+    for r in rows:
+        baku = f"{r['standard_minutes']}m" if r["standard_minutes"] else "-"
+        print(
+            f"{r['sop']:<22} {r['step']:>7} {r['count']:>6} {r['median_minutes']:>8}m "
+            f"{baku:>7} {r['over_standard']:>8}"
+        )
     return 0
 
 

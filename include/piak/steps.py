@@ -85,6 +85,7 @@ def record_step(
     from piak import agenda
 
     ti = context["ti"]
+    standard = registry.get_sop(sop_code).step(step_number).standard_time
     agenda.record(
         agenda.AgendaEntry(
             recorded_at=datetime.now(UTC),
@@ -99,6 +100,8 @@ def record_step(
             outcome=outcome,
             output_ref=output_ref,
             note=note,
+            started_at=getattr(ti, "start_date", None),
+            standard_minutes=standard.max_minutes if standard else None,
         )
     )
 

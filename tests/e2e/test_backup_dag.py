@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from piak import backupset
+from piak import backupset, registry
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +53,12 @@ def test_backup_run_with_handover_signed_by_kasi_then_kabid(airflow):
     ]
     assert entries["receive_copy_kasi"].actor == "kasi"
     assert entries["receive_copy_kabid"].actor == "kabid"
+    # Mutu Baku: each step's duration (a sign-off: from the request to the answer) is measured
+    # against the registry's standard time.
+    signed = entries["receive_copy_kasi"]
+    standard = registry.get_sop(DAG).step(6).standard_time.max_minutes
+    assert signed.standard_minutes == standard
+    assert 10 / 60 <= signed.duration_minutes < 10 and signed.within_standard is True
 
 
 def test_a_rejected_handover_fails_the_run_loudly_with_its_note(airflow):
