@@ -80,7 +80,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     roles = sub.add_parser("roles", help="print who holds which office role")
     roles.set_defaults(handler=_run_roles)
+    _add_extract_parser(sub)
     return parser
+
+
+def _add_extract_parser(sub: argparse._SubParsersAction) -> None:
+    """``extract``: the population-data extraction engine by hand (SOP Penyajian Data)."""
+    p = sub.add_parser("extract", help="extract population data (aggregate or individual)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sqlite", help="SIAK SQLite database file (read-only)")
+    source.add_argument("--conn", help="Airflow Connection id (sqlite or oracle)")
+    p.add_argument("--kind", default="agregat", help="agregat (default) or perseorangan")
+    p.add_argument("--columns", nargs="+", default=[], help="individual: whitelisted columns")
+    p.add_argument("--unmask", nargs="+", default=[], help="identifiers the PKS allows unmasked")
+    p.add_argument("--pks-number", help="individual: PKS (cooperation agreement) number")
+    p.add_argument("--pks-date", help="individual: PKS date, YYYY-MM-DD")
+    p.add_argument("--kec", nargs="+", default=[], help="kecamatan codes (99.01.03 or 03)")
+    p.add_argument("--kel", nargs="+", default=[], help="kelurahan codes (99.01.03.2001)")
+    p.add_argument("--as-of", help="as-of date (default: last 30 June / 31 December)")
+    p.add_argument("--age-min", type=int, help="youngest age")
+    p.add_argument("--age-max", type=int, help="oldest age")
+    p.add_argument("--sex", default="semua", help="semua, laki-laki or perempuan")
+    p.add_argument("--format", required=True, help="csv, xlsx or parquet")
+    p.add_argument("--threshold", type=int, default=5, help="small-count threshold (0 = off)")
+    p.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    p.add_argument("--chunk-rows", type=int, default=65_536, help="rows per streamed chunk")
+    p.add_argument("--applicant", default="Administrator PIAK", help="applicant name")
+    p.add_argument("--institution", default="Bidang PIAK", help="applicant institution")
+    p.add_argument("--letter-number", default="TANPA-SURAT", help="request letter number")
+    p.add_argument("--letter-date", help="request letter date (default: today)")
+    p.add_argument("--purpose", default="Ekstraksi manual oleh administrator (baris perintah)")
+    p.add_argument("--contact", default="administrator@piak.local", help="phone or e-mail")
+    p.set_defaults(handler=_run_extract)
 
 
 def _run_sops(args: argparse.Namespace) -> int:
@@ -233,6 +264,51 @@ def _run_roles(args: argparse.Namespace) -> int:
 
     for role, users in roles.load_roles().items():
         print(f"{role:<14} {', '.join(u['id'] for u in users) or '-'}")
+    return 0
+
+
+def _run_extract(args: argparse.Namespace) -> int:
+    from contextlib import closing
+    from pathlib import Path
+
+    from piak import provision
+    from piak.provision.request import today_wib
+
+    params = {
+        "nama_pemohon": args.applicant,
+        "instansi": args.institution,
+        "nomor_surat": args.letter_number,
+        "tanggal_surat": args.letter_date or today_wib().isoformat(),
+        "keperluan": args.purpose,
+        "kontak": args.contact,
+        "jenis_data": args.kind,
+        "nomor_pks": args.pks_number,
+        "tanggal_pks": args.pks_date,
+        "kolom": args.columns,
+        "identitas_terbuka": args.unmask,
+        "kecamatan": args.kec,
+        "kelurahan": args.kel,
+        "tanggal_data": args.as_of,
+        "umur_min": args.age_min,
+        "umur_max": args.age_max,
+        "jenis_kelamin": args.sex,
+        "format": args.format,
+        "ambang_sel_kecil": args.threshold,
+    }
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise PiakError(f"folder keluaran {out} sudah ada dan berisi: tidak ditimpa")
+    connect = provision.connect_sqlite if args.sqlite else provision.connect
+    with closing(connect(args.sqlite or args.conn)) as conn:
+        request = provision.validate_request(
+            params, region_lookup=lambda: provision.load_regions(conn)
+        )
+        result = provision.prepare_data(request, conn, out, reuse=False, chunk_rows=args.chunk_rows)
+    print(f"Data {request.kind} per {result['as_of']} ({result['scope']}) -> {out}")
+    for entry in result["files"]:
+        print(f"  {entry['name']}: {entry['rows']} baris, {entry['size']} byte")
+    if result["suppressed_cells"]:
+        print(f"  {result['suppressed_cells']} sel kecil disensor (lihat manifest.json)")
     return 0
 
 

@@ -1,0 +1,274 @@
+"""``prepare_data``: a checked request in, a complete output folder with its manifest out.
+
+The folder is built as ``.<name>.partial`` beside its final place and renamed only when every
+file and ``manifest.json`` are written, so a crash never leaves something that looks complete.
+``manifest.json`` lists every file (size, SHA-256, rows), the tables, the request and its query
+parameters, the as-of date and the suppression and masking applied, and carries its own
+checksum. An existing complete output of the same request is returned as it is (idempotent); any
+other existing output is never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from piak.errors import PiakError
+from piak.files import write_text_atomic
+from piak.provision import aggregate, individual
+from piak.provision.catalog import load
+from piak.provision.output import Written, cover_lines, now_wib
+from piak.provision.request import Regions, Request, describe_scope, load_regions
+from piak.provision.source import CHUNK_ROWS, dialect_of
+from piak.provision.sql import Query, aggregate_query, individual_query
+
+MANIFEST = "manifest.json"
+FORMAT = "piak-data-provision/1"
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_manifest(out_dir: Path) -> dict[str, Any]:
+    """The manifest of an output folder; ``PiakError`` if missing, unreadable or altered."""
+    path = Path(out_dir) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PiakError(f"{path}: manifest tidak dapat dibaca ({exc})") from exc
+    body = {k: v for k, v in data.items() if k != "manifest_sha256"}
+    if data.get("format") != FORMAT or data.get("manifest_sha256") != _checksum(body):
+        raise PiakError(f"{path}: manifest rusak atau diubah (checksum tidak cocok)")
+    return data
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(4 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_output(out_dir: Path) -> list[str]:
+    """Problems of an output folder against its manifest (empty list: complete and intact)."""
+    out_dir = Path(out_dir)
+    try:
+        manifest = load_manifest(out_dir)
+    except PiakError as exc:
+        return [str(exc)]
+    problems = []
+    listed = {entry["name"] for entry in manifest["files"]}
+    for entry in manifest["files"]:
+        path = out_dir / entry["name"]
+        if not path.is_file():
+            problems.append(f"{entry['name']}: hilang")
+        elif path.stat().st_size != entry["size"]:
+            problems.append(f"{entry['name']}: ukuran berubah")
+        elif _file_sha256(path) != entry["sha256"]:
+            problems.append(f"{entry['name']}: SHA-256 tidak cocok")
+    extra = {p.name for p in out_dir.iterdir()} - listed - {MANIFEST}
+    problems += [f"{name}: berkas tambahan yang tidak ada di manifest" for name in sorted(extra)]
+    return problems
+
+
+def summary(manifest: dict[str, Any], out_dir: Path, *, reused: bool) -> dict[str, Any]:
+    """Small metadata of an output (for XCom, the agenda and the letter)."""
+    return {
+        "out_dir": str(out_dir),
+        "manifest": str(Path(out_dir) / MANIFEST),
+        "request_sha256": manifest["request_sha256"],
+        "kind": manifest["request"]["jenis_data"],
+        "format": manifest["request"]["format"],
+        "as_of": manifest["as_of"],
+        "scope": manifest["scope"],
+        "files": manifest["files"],
+        "row_counts": manifest["row_counts"],
+        "suppressed_cells": manifest["suppression"]["cells"],
+        "reused": reused,
+    }
+
+
+def _existing(out_dir: Path, request: Request, reuse: bool) -> dict[str, Any] | None:
+    """The summary of a reusable output, None when there is nothing there; else refuse."""
+    if not out_dir.exists():
+        return None
+    if not out_dir.is_dir():
+        raise PiakError(f"{out_dir} sudah ada dan bukan folder: tidak ditimpa")
+    if not any(out_dir.iterdir()):
+        return None
+    if not reuse:
+        raise PiakError(f"folder keluaran {out_dir} sudah berisi: tidak ditimpa")
+    problems = verify_output(out_dir)
+    if problems:
+        raise PiakError(
+            f"folder keluaran {out_dir} sudah ada tetapi tidak utuh ({'; '.join(problems)}): "
+            "tidak ditimpa; periksa lalu pindahkan folder itu"
+        )
+    manifest = load_manifest(out_dir)
+    if manifest["request_sha256"] != request.fingerprint():
+        raise PiakError(f"folder keluaran {out_dir} berisi data permintaan lain: tidak ditimpa")
+    return summary(manifest, out_dir, reused=True)
+
+
+def _start(out_dir: Path) -> Path:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = out_dir.parent / f".{out_dir.name}.partial"
+    if work.exists():  # left by a run that crashed: never a finished output
+        shutil.rmtree(work)
+    work.mkdir()
+    return work
+
+
+def _manifest(
+    request: Request,
+    regions: Regions,
+    dialect: str,
+    files: list[Written],
+    tables: list[dict[str, Any]],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    suppressed = sum(
+        t.get("suppressed_primary", 0) + t.get("suppressed_secondary", 0) for t in tables
+    )
+    body = {
+        "format": FORMAT,
+        "created_at": now_wib().isoformat(timespec="seconds"),
+        "request": request.to_params(),
+        "request_sha256": request.fingerprint(),
+        "as_of": request.as_of.isoformat(),
+        "scope": describe_scope(request, regions),
+        "database": {"dialect": dialect},
+        "files": [f.as_dict() for f in files],
+        "tables": tables,
+        "row_counts": {t["name"]: t["rows"] for t in tables},
+        "suppression": {
+            "threshold": request.threshold if request.kind == "agregat" else None,
+            "applied": request.kind == "agregat" and request.threshold > 1,
+            "level": "kelurahan" if request.kind == "agregat" else None,
+            "cells": suppressed,
+        },
+        "masking": {"masked": list(request.masked), "unmasked": list(request.unmasked)},
+        **extra,
+    }
+    return {**body, "manifest_sha256": _checksum(body)}
+
+
+def _aggregate(
+    request: Request, conn: Any, dialect: str, regions: Regions, work: Path
+) -> tuple[list[Written], list[dict[str, Any]], dict[str, Any]]:
+    tables = aggregate.build_pack(conn, dialect, request, regions)
+    files = aggregate.write_pack(
+        tables, work, request.format, cover_lines(request, regions), request
+    )
+    in_file = {
+        t.key: (f"{t.key}.{request.format}" if request.format != "xlsx" else "agregat.xlsx")
+        for t in tables
+    }
+    described = [
+        {
+            "name": t.key,
+            "title": t.title,
+            "level": t.level,
+            "file": in_file[t.key],
+            "sheet": t.sheet if request.format == "xlsx" else None,
+            **t.report(),
+        }
+        for t in tables
+    ]
+    queries = [
+        _statement(spec.key, aggregate_query(spec, request, dialect)) for spec in load().aggregates
+    ]
+    return files, described, {"queries": queries}
+
+
+def _individual(
+    request: Request,
+    conn: Any,
+    dialect: str,
+    regions: Regions,
+    work: Path,
+    chunk_rows: int,
+    xlsx_max_rows: int,
+) -> tuple[list[Written], list[dict[str, Any]], dict[str, Any]]:
+    files, note = individual.write_extract(
+        conn,
+        dialect,
+        request,
+        work,
+        cover=cover_lines(request, regions),
+        chunk_rows=chunk_rows,
+        xlsx_max_rows=xlsx_max_rows,
+    )
+    rows = files[0].rows
+    table = {
+        "name": individual.STEM,
+        "title": "Data perseorangan",
+        "level": "penduduk",
+        "file": files[0].name,
+        "rows": rows,
+    }
+    query = _statement(individual.STEM, individual_query(request, dialect))
+    return files, [table], {"queries": [query], "extract": note}
+
+
+def _statement(name: str, query: Query) -> dict[str, Any]:
+    """A statement and its bound values, as the manifest records them."""
+    values = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in query.params.items()}
+    return {"table": name, "sql": query.sql, "parameters": values}
+
+
+def prepare_data(
+    request: Request,
+    conn: Any,
+    out_dir: Path,
+    *,
+    reuse: bool = True,
+    chunk_rows: int = CHUNK_ROWS,
+    xlsx_max_rows: int = individual.XLSX_MAX_ROWS,
+) -> dict[str, Any]:
+    """Extract the request's data into ``out_dir`` (files + ``manifest.json``); return
+    :func:`summary` metadata.
+
+    ``conn`` is a DB-API connection (:func:`piak.provision.connect`, SQLite or Oracle). When
+    ``out_dir`` already holds a complete output of the same request it is returned untouched
+    (``reused: True``); with ``reuse=False`` (the CLI) any non-empty ``out_dir`` is refused.
+    """
+    out_dir = Path(out_dir)
+    if found := _existing(out_dir, request, reuse):
+        return found
+    dialect = dialect_of(conn)
+    regions = load_regions(conn)
+    work = _start(out_dir)
+    try:
+        if request.kind == "agregat":
+            files, tables, extra = _aggregate(request, conn, dialect, regions, work)
+        else:
+            files, tables, extra = _individual(
+                request, conn, dialect, regions, work, chunk_rows, xlsx_max_rows
+            )
+        manifest = _manifest(request, regions, dialect, files, tables, extra)
+        write_text_atomic(work / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+        _fsync_dir(work)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty (checked above)
+        os.replace(work, out_dir)
+        _fsync_dir(out_dir.parent)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return summary(manifest, out_dir, reused=False)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

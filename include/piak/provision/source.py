@@ -1,0 +1,160 @@
+"""Where the data comes from: a DB-API connection from an Airflow hook, or a SQLite file.
+
+Small results (region codes, GROUP BY counts) go through the DB-API connection. Individual
+extracts stream in Arrow record batches of ``chunk_rows`` rows, so memory stays flat whatever the
+row count:
+
+- SQLite: the ADBC SQLite driver reads the same file (read-only) straight into Arrow, with no
+  Python object per value; if it cannot (in-memory database, driver missing, a column whose type
+  its first batch guessed wrong) the extract is redone with ``cursor.fetchmany``.
+- Oracle: python-oracledb's ``fetch_df_batches`` (Arrow data frames), else ``fetchmany``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from piak.errors import PiakError
+from piak.provision.sql import Query
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+CHUNK_ROWS = 65_536
+
+
+class FastPathUnavailable(Exception):
+    """The columnar reader cannot serve this query; use the DB-API path instead."""
+
+
+def connect(conn_id: str) -> Any:
+    """A DB-API connection for Airflow Connection ``conn_id`` through its hook (SQLite on the
+    embedded default, Oracle in production). The caller closes it."""
+    from airflow.sdk import BaseHook
+
+    conn_type = BaseHook.get_connection(conn_id).conn_type
+    if conn_type == "sqlite":
+        from airflow.providers.sqlite.hooks.sqlite import SqliteHook
+
+        return SqliteHook(sqlite_conn_id=conn_id).get_conn()
+    if conn_type == "oracle":
+        from airflow.providers.oracle.hooks.oracle import OracleHook
+
+        return OracleHook(oracle_conn_id=conn_id).get_conn()
+    raise PiakError(f"Connection {conn_id}: jenis {conn_type!r} tidak didukung (sqlite/oracle)")
+
+
+def connect_sqlite(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the SQLite database file ``path`` (the CLI's ``--sqlite``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PiakError(f"basis data SQLite tidak ditemukan: {path}")
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def dialect_of(conn: Any) -> str:
+    """``sqlite`` or ``oracle``, from the connection object's driver."""
+    if isinstance(conn, sqlite3.Connection):
+        return "sqlite"
+    if type(conn).__module__.split(".")[0] == "oracledb":
+        return "oracle"
+    raise PiakError(f"koneksi basis data {type(conn).__name__} tidak didukung (sqlite/oracle)")
+
+
+@contextlib.contextmanager
+def snapshot(conn: Any, dialect: str) -> Generator[None, None, None]:
+    """Run several reads on one consistent image of the database (read-only transaction)."""
+    if dialect == "sqlite":
+        own = not conn.in_transaction
+        if own:
+            conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if own:
+                conn.rollback()
+        return
+    conn.rollback()
+    cur = conn.cursor()
+    cur.execute("SET TRANSACTION READ ONLY")
+    cur.close()
+    try:
+        yield
+    finally:
+        conn.rollback()
+
+
+def fetch_all(conn: Any, query: Query) -> list[tuple]:
+    """All rows of a small result (GROUP BY counts)."""
+    cur = conn.cursor()
+    try:
+        cur.execute(query.sql, query.params)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def sqlite_file(conn: sqlite3.Connection) -> Path | None:
+    """The file behind a SQLite connection's main database (None for an in-memory one)."""
+    for _, name, filename in conn.execute("PRAGMA database_list").fetchall():
+        if name == "main" and filename:
+            return Path(filename)
+    return None
+
+
+def fast_batches(
+    conn: Any, dialect: str, query: Query, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Arrow batches from the columnar reader; raises ``FastPathUnavailable`` when there is none
+    (before any batch) or when it fails on the data (the caller starts again with ``fetchmany``).
+    """
+    if dialect == "oracle" and hasattr(conn, "fetch_df_batches"):
+        yield from _oracle_batches(conn, query, chunk_rows)
+        return
+    path = sqlite_file(conn) if dialect == "sqlite" else None
+    if path is None:
+        raise FastPathUnavailable("no columnar reader for this connection")
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError as exc:
+        raise FastPathUnavailable("adbc_driver_sqlite missing") from exc
+    yield from _adbc_batches(adbc, path, query, chunk_rows)
+
+
+def _adbc_batches(adbc: Any, path: Path, query: Query, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    sql, values = query.qmark()
+    with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(chunk_rows)})
+        cur.execute(sql, values)
+        reader = cur.fetch_record_batch()
+        try:
+            yield from reader
+        except OSError as exc:  # e.g. "Type mismatch in column 3": its first batch was all NULL
+            raise FastPathUnavailable(str(exc)) from exc
+
+
+def _oracle_batches(conn: Any, query: Query, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
+    for frame in conn.fetch_df_batches(query.sql, parameters=query.params, size=chunk_rows):
+        yield from pa.table(frame).to_batches()
+
+
+def dbapi_batches(conn: Any, query: Query, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    """Arrow batches from plain DB-API ``fetchmany`` (any driver; slower, same memory bound)."""
+    import pyarrow as pa
+
+    cur = conn.cursor()
+    try:
+        cur.arraysize = chunk_rows
+        cur.execute(query.sql, query.params)
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(chunk_rows):
+            columns = zip(*rows, strict=True)
+            yield pa.RecordBatch.from_arrays([pa.array(c) for c in columns], names=names)
+    finally:
+        cur.close()
