@@ -232,6 +232,7 @@ def _text(
     pattern: re.Pattern[str] | None = None,
     multiline: bool = False,
     required: bool = True,
+    formula_check: bool = True,
 ) -> str | None:
     value = params.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -246,7 +247,7 @@ def _text(
     for regex, what in _INJECTION:
         if regex.search(text):
             raise _fail(field, f"ditolak: berisi {what}")
-    if text[0] in "=+-@":
+    if formula_check and text[0] in "=+-@":
         raise _fail(field, "tidak boleh diawali =, +, - atau @ (rumus lembar kerja)")
     if not low <= len(text) <= high:
         raise _fail(field, f"panjangnya harus {low}-{high} karakter")
@@ -404,7 +405,7 @@ def _regions(
 
 
 def _applicant(params: Mapping[str, Any], today: date) -> dict[str, Any]:
-    contact = _text(params, "kontak", low=6, high=100)
+    contact = _text(params, "kontak", low=6, high=100, formula_check=False)
     if not (_PHONE.match(contact) or _EMAIL.match(contact)):
         raise _fail("kontak", "harus nomor telepon atau alamat surel")
     return {

@@ -119,22 +119,40 @@ def fast_batches(
     if path is None:
         raise FastPathUnavailable("no columnar reader for this connection")
     try:
-        import adbc_driver_sqlite.dbapi as adbc
+        import adbc_driver_manager
+        import adbc_driver_sqlite
     except ImportError as exc:
         raise FastPathUnavailable("adbc_driver_sqlite missing") from exc
-    yield from _adbc_batches(adbc, path, query, chunk_rows)
+    yield from _adbc_batches(adbc_driver_manager, adbc_driver_sqlite, path, query, chunk_rows)
 
 
-def _adbc_batches(adbc: Any, path: Path, query: Query, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _adbc_batches(
+    manager: Any, driver: Any, path: Path, query: Query, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """The ADBC SQLite driver through its low-level API (its DB-API module imports pandas)."""
+    import pyarrow as pa
+
     sql, values = query.qmark()
-    with adbc.connect(f"{path.resolve().as_uri()}?mode=ro") as conn, conn.cursor() as cur:
-        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(chunk_rows)})
-        cur.execute(sql, values)
-        reader = cur.fetch_record_batch()
+    with (
+        driver.connect(f"{path.resolve().as_uri()}?mode=ro") as database,
+        manager.AdbcConnection(database) as connection,
+        manager.AdbcStatement(connection) as statement,
+    ):
+        statement.set_options(**{"adbc.sqlite.query.batch_rows": str(chunk_rows)})
+        statement.set_sql_query(sql)
+        if values:
+            names = [f"p{i}" for i in range(len(values))]
+            statement.bind(pa.record_batch([pa.array([v]) for v in values], names=names))
+        handle, _ = statement.execute_query()
+        reader = pa.RecordBatchReader._import_from_c(handle.address)
         try:
             yield from reader
-        except OSError as exc:  # e.g. "Type mismatch in column 3": its first batch was all NULL
+        except (OSError, pa.ArrowException) as exc:
+            # e.g. "Type mismatch in column 3": the driver guessed a column's type from a first
+            # batch where it was all NULL
             raise FastPathUnavailable(str(exc)) from exc
+        finally:
+            reader.close()
 
 
 def _oracle_batches(conn: Any, query: Query, chunk_rows: int) -> Iterator[pa.RecordBatch]:
