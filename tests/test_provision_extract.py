@@ -563,3 +563,18 @@ def test_connect_through_the_airflow_hook(database, regions, monkeypatch, tmp_pa
     manifest = json.loads((tmp_path / "h" / "manifest.json").read_text())
     assert manifest["database"] == {"dialect": "sqlite"}
     assert manifest["extract"]["reader"] == "columnar" and result["row_counts"]["perseorangan"]
+
+
+def test_form_schema_is_valid_airflow_params(regions):
+    from airflow.sdk import Param
+
+    params = {name: Param(**schema) for name, schema in provision.params_schema().items()}
+    values = {**BASE, **PKS, "kolom": ["NIK", "NAMA_LGKP"], "identitas_terbuka": ["NIK"],
+              "kecamatan": ["99.01.03"], "umur_min": 17, "tanggal_data": "2026-06-30"}  # fmt: skip
+    resolved = {
+        name: param.resolve(values.get(name, param.value)) for name, param in params.items()
+    }
+    request = provision.validate_request(resolved, region_lookup=regions, today=TODAY)
+    assert request.unmasked == ("NIK",) and request.kecamatan == ((99, 1, 3),)
+    with pytest.raises(Exception, match="PNYDNG_CCT"):
+        params["kolom"].resolve(["PNYDNG_CCT"])

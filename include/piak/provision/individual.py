@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 from piak.provision.catalog import ColumnSpec, load
 from piak.provision.output import HashingFile, Written, finish_file, write_cover_sheet
 from piak.provision.request import Request
-from piak.provision.source import CHUNK_ROWS, FastPathUnavailable, dbapi_batches, fast_batches
+from piak.provision.source import (
+    CHUNK_ROWS,
+    FastPathUnavailable,
+    dbapi_batches,
+    fast_batches,
+)
 from piak.provision.sql import individual_query
 
 if TYPE_CHECKING:
@@ -40,20 +45,31 @@ def _labels(array: pa.Array, table: str) -> pa.Array:
 
     labels = load().labels(table)
     codes = pc.cast(array, pa.int64())
-    position = pc.index_in(codes, value_set=pa.array(list(labels), pa.int64()))
-    named = pc.take(pa.array(list(labels.values()), pa.string()), position)
-    return pc.if_else(pc.is_null(position), pc.cast(codes, pa.string()), named)
+    lookup = pa.array([labels.get(i) for i in range(max(labels) + 1)], pa.string())
+    low, high = pc.min_max(codes).values()
+    if low.is_valid and low.as_py() >= 0 and high.as_py() < len(lookup):
+        named = pc.take(lookup, codes)
+        if named.null_count == codes.null_count:
+            return named
+    else:
+        inside = pc.and_(pc.greater_equal(codes, 0), pc.less(codes, len(lookup)))
+        named = pc.take(lookup, pc.if_else(inside, codes, None))
+    return pc.if_else(pc.is_null(named), pc.cast(codes, pa.string()), named)
 
 
 def _dates(array: pa.Array) -> pa.Array:
+    """ISO text (SQLite) or timestamps (Oracle DATE) -> dates; unreadable text becomes NULL."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return pc.cast(array, pa.date32())
+    try:
+        return pc.cast(array, pa.date32())
+    except pa.ArrowInvalid:
         text = pc.utf8_slice_codeunits(array, 0, 10)
         stamps = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
         return pc.cast(stamps, pa.date32())
-    return pc.cast(array, pa.date32())
 
 
 def conform(batch: pa.RecordBatch, specs: list[ColumnSpec], schema: pa.Schema) -> pa.RecordBatch:

@@ -13,7 +13,9 @@ row count:
 from __future__ import annotations
 
 import contextlib
+import queue
 import sqlite3
+import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,7 +125,11 @@ def fast_batches(
         import adbc_driver_sqlite
     except ImportError as exc:
         raise FastPathUnavailable("adbc_driver_sqlite missing") from exc
-    yield from _adbc_batches(adbc_driver_manager, adbc_driver_sqlite, path, query, chunk_rows)
+    # The ADBC objects live on the helper thread: reading the next batch there overlaps the
+    # formatting and writing of this one.
+    yield from prefetch(
+        _adbc_batches(adbc_driver_manager, adbc_driver_sqlite, path, query, chunk_rows)
+    )
 
 
 def _adbc_batches(
@@ -176,3 +182,51 @@ def dbapi_batches(conn: Any, query: Query, chunk_rows: int) -> Iterator[pa.Recor
             yield pa.RecordBatch.from_arrays([pa.array(c) for c in columns], names=names)
     finally:
         cur.close()
+
+
+def prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run ``items`` on a helper thread at most ``depth`` items ahead of the caller.
+
+    The database read of the next batch (C code, no GIL) then overlaps the formatting and writing
+    of the current one; memory stays bounded by ``depth``. Exceptions reach the caller in order;
+    a caller that stops early stops the helper and closes ``items`` there.
+    """
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    break
+            else:
+                put("done", None)
+        except BaseException as exc:  # handed to the caller
+            put("error", exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="piak-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
