@@ -10,7 +10,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -95,34 +95,47 @@ def postgres_server() -> Iterator[tuple[str, int]]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(postgres_server) -> Iterator[str]:
-    """SQLAlchemy URL of a database of this test session's own, dropped at the end."""
+def postgres_databases(postgres_server) -> Iterator[Callable[[str], str]]:
+    """Factory: ``new(label)`` creates a database of this test session's own and returns its
+    SQLAlchemy URL; every database made is dropped at the end of the session."""
     import sqlalchemy as sa
 
     host, port = postgres_server
-    name = f"piak_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(
         f"postgresql+psycopg2://postgres@{host}:{port}/postgres", isolation_level="AUTOCOMMIT"
     )
+    names: list[str] = []
+
+    def new(label: str = "test") -> str:
+        name = f"piak_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        except sa.exc.DBAPIError as exc:
+            pytest.fail(
+                f"Could not create a test database on PostgreSQL {host}:{port} as user postgres "
+                f"without a password (the tests need trust auth on loopback): {exc.orig}"
+            )
+        names.append(name)
+        return f"postgresql+psycopg2://postgres@{host}:{port}/{name}"
+
     try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.DBAPIError as exc:
-        admin.dispose()
-        pytest.fail(
-            f"Could not create a test database on PostgreSQL {host}:{port} as user postgres "
-            f"without a password (the tests need trust auth on loopback): {exc.orig}"
-        )
-    try:
-        yield f"postgresql+psycopg2://postgres@{host}:{port}/{name}"
+        yield new
     finally:
         from piak import agenda
 
-        for url in [u for u in agenda._engines if u.endswith(f"/{name}")]:
-            agenda._engines.pop(url).dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in names:
+            for url in [u for u in agenda._engines if u.endswith(f"/{name}")]:
+                agenda._engines.pop(url).dispose()
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_databases) -> str:
+    """SQLAlchemy URL of a database of this test session's own, dropped at the end."""
+    return postgres_databases("test")
 
 
 @pytest.fixture(scope="session")
