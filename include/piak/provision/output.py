@@ -136,7 +136,10 @@ def cover_lines(request: Request, regions: Regions) -> list[tuple[str, str]]:
             ("Nomor PKS", request.pks_number or "-"),
             ("Tanggal PKS", tanggal(request.pks_date) if request.pks_date else "-"),
             ("Kolom", ", ".join(catalog.columns[c].header for c in request.columns)),
-            ("Identitas disamarkan", ", ".join(request.masked) or "tidak ada"),
+            (
+                "Identitas disamarkan",
+                ", ".join(catalog.columns[c].header for c in request.masked) or "tidak ada",
+            ),
         ]
     lines += [
         ("Wilayah", describe_scope(request, regions)),

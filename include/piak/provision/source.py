@@ -164,8 +164,17 @@ def _adbc_batches(
 def _oracle_batches(conn: Any, query: Query, chunk_rows: int) -> Iterator[pa.RecordBatch]:
     import pyarrow as pa
 
-    for frame in conn.fetch_df_batches(query.sql, parameters=query.params, size=chunk_rows):
-        yield from pa.table(frame).to_batches()
+    frames = conn.fetch_df_batches(query.sql, parameters=query.params, size=chunk_rows)
+    first = True
+    for frame in frames:
+        try:
+            table = pa.table(frame)  # the Arrow PyCapsule interface of OracleDataFrame
+        except (TypeError, AttributeError, NotImplementedError) as exc:
+            if not first:
+                raise
+            raise FastPathUnavailable(f"Oracle data frame not readable as Arrow: {exc}") from exc
+        first = False
+        yield from table.to_batches()
 
 
 def dbapi_batches(conn: Any, query: Query, chunk_rows: int) -> Iterator[pa.RecordBatch]:
