@@ -578,3 +578,23 @@ def test_form_schema_is_valid_airflow_params(regions):
     assert request.unmasked == ("NIK",) and request.kecamatan == ((99, 1, 3),)
     with pytest.raises(Exception, match="PNYDNG_CCT"):
         params["kolom"].resolve(["PNYDNG_CCT"])
+
+
+def test_failure_mid_extract_leaves_nothing_and_stops_the_reader(
+    conn, regions, tmp_path, monkeypatch
+):
+    import threading
+
+    calls = []
+
+    def failing_write(self, batch):
+        calls.append(batch.num_rows)
+        if len(calls) == 2:
+            raise OSError("disk penuh")
+
+    monkeypatch.setattr(individual.CsvSink, "write", failing_write)
+    request = make(regions, **PKS, format="csv", kolom=["NAMA_LGKP"])
+    with pytest.raises(OSError, match="disk penuh"):
+        provision.prepare_data(request, conn, tmp_path / "gagal", chunk_rows=500)
+    assert list(tmp_path.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name == "piak-prefetch"]

@@ -256,8 +256,9 @@ def write_extract(
     for attempt, reader in enumerate(_readers(conn, dialect, query, chunk_rows, fast)):
         sink = SINKS[request.format](folder, schema, cover=cover, max_rows=xlsx_max_rows)
         chunks = 0
+        batches = reader()
         try:
-            for batch in reader():
+            for batch in batches:
                 if batch.num_rows:
                     sink.write(conform(batch, specs, schema))
                     chunks += 1
@@ -268,6 +269,8 @@ def write_extract(
         except BaseException:
             sink.abort()
             raise
+        finally:
+            batches.close()  # stops a prefetch thread and releases the reader at once
         name = "columnar" if fast and attempt == 0 else "fetchmany"
         return files, {"reader": name, "chunks": chunks, "chunk_rows": chunk_rows}
     raise AssertionError("unreachable: the DB-API reader never gives up")
