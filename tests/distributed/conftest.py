@@ -128,6 +128,30 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield from _private_redis(tmp_path_factory.mktemp("redis"))
 
 
+_FLUSH_IF_OWNER = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('FLUSHDB') return 1 end return 0"
+)
+
+
+def _claim(client: Any) -> bool:
+    """Claim an empty database for this process; a claim left by a test session that died
+    (its process is gone) is flushed first, atomically."""
+    owner = client.get(REDIS_CLAIM_KEY)
+    if owner is not None and not _alive(int(owner)):
+        client.eval(_FLUSH_IF_OWNER, 1, REDIS_CLAIM_KEY, owner)
+    return client.dbsize() == 0 and bool(client.set(REDIS_CLAIM_KEY, os.getpid(), nx=True, ex=7200))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="package")
 def redis_url(redis_port: int) -> Iterator[str]:
     """``redis://`` URL of a database number this session claimed (others may share the
@@ -136,7 +160,7 @@ def redis_url(redis_port: int) -> Iterator[str]:
 
     for number in range(15, 0, -1):
         client = redis.Redis(host="127.0.0.1", port=redis_port, db=number)
-        if client.dbsize() == 0 and client.set(REDIS_CLAIM_KEY, os.getpid(), nx=True, ex=7200):
+        if _claim(client):
             break
         client.close()
     else:
