@@ -75,6 +75,7 @@ class _SignoffMixin:
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         if "error" not in event:
+            event = self._complete_form(context, event)
             chosen = event.get("chosen_options") or []
             answers = event.get("params_input") or {}
             note = str(answers.get(NOTE) or "").strip()
@@ -100,6 +101,18 @@ class _SignoffMixin:
             raise failure from exc
         self._record(context, event)
         return result
+
+    def _complete_form(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        """An answer through the REST API may leave fields out: they count as empty (the UI
+        always sends every field). Unknown fields reopen the request."""
+        given = dict(event.get("params_input") or {})
+        if not given:
+            return event
+        form = self.serialized_params  # type: ignore[attr-defined]
+        unknown = sorted(set(given) - set(form))
+        if unknown:
+            self._ask_again(context, f"isian tidak dikenal: {', '.join(unknown)}")
+        return {**event, "params_input": {name: given.get(name) for name in form}}
 
     def _ask_again(self, context: Any, reason: str) -> None:
         """Reopen the request: the answer lacks a required field or the note a rejection needs."""

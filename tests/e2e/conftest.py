@@ -23,7 +23,13 @@ from piak import demo
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 240
 PARK_SETTLE_SECONDS = 10
-DAG_IDS = ("helpdesk", "backup_database", "database_recovery", "restore_drill")
+DAG_IDS = (
+    "helpdesk",
+    "backup_database",
+    "database_recovery",
+    "restore_drill",
+    "data_provision",
+)
 
 
 def _free_port() -> int:

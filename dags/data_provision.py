@@ -1,0 +1,151 @@
+"""Airflow DAG of SOP Pelayanan Penyajian Data Kependudukan: a data request to its archive."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from piak import provision
+from piak.dagkit import sop_dag, work
+from piak.signoff import Choice, decision, entry
+
+SOP = "data_provision"
+DECISIONS = [
+    "dispose_request",
+    "review_request",
+    "decide_request",
+    "check_data",
+    "initial_by_kabid",
+    "initial_by_sekretaris",
+    "sign_by_kadis",
+]
+REQUEST = (
+    "{% set r = ti.xcom_pull(task_ids='record_request') %}"
+    "Permohonan **{{ r['number'] }}** dari {{ r['applicant'] }} ({{ r['institution'] }}), "
+    "surat {{ r['letter'] }}\n\n- Jenis: data {{ r['kind'] }}"
+    "{% if r['pks'] %} (PKS {{ r['pks'] }}){% endif %}\n- Cakupan: {{ r['scope'] }}, "
+    "posisi {{ r['as_of'] }}\n- Format: {{ r['format'] }}\n- Keperluan: {{ r['purpose'] }}"
+)
+DATA = (
+    "\n\n{% set d = ti.xcom_pull(task_ids='prepare_data') %}**Data**: {{ d['note'] }}\n\n"
+    "| Berkas | Baris | SHA-256 |\n|---|---|---|\n{% for f in d['files'] %}"
+    "| {{ f['name'] }} | {{ f['rows'] }} | `{{ f['sha256'][:16] }}…` |\n{% endfor %}\n"
+    "Cuplikan: {{ d['preview'] }}\n\n"
+    "Draf surat: `{{ ti.xcom_pull(task_ids='draft_letter')['output_ref'] }}`"
+)
+REJECT = Choice("Tolak", "close_request", "rejected")
+
+with sop_dag(
+    SOP,
+    params={name: Param(**schema) for name, schema in provision.params_schema().items()},
+    tags=["data"],
+):
+    # 1 JFU: receive and record the request (checked before anything else runs)
+    record = work(SOP, 1, task_id="record_request", run="piak.data_provision:record_request")
+    # 2 Sekretaris: disposition to the Kabid
+    dispose = decision(
+        SOP,
+        2,
+        task_id="dispose_request",
+        choices=[Choice("Disposisi ke Kabid", "review_request"), REJECT],
+        show=REQUEST,
+    )
+    # 3 Kabid: review the request for the Kasi
+    review = decision(
+        SOP,
+        3,
+        task_id="review_request",
+        choices=[Choice("Teruskan ke Kasi", "decide_request"), REJECT],
+        show=REQUEST,
+    )
+    # 4 Kasi (decision): continue, reject, or return to the applicant for clarification
+    decide = decision(
+        SOP,
+        4,
+        task_id="decide_request",
+        choices=[
+            Choice("Lanjutkan: siapkan data", "prepare_data"),
+            REJECT,
+            Choice("Kembalikan ke pemohon untuk klarifikasi", "close_request", "returned"),
+        ],
+        show=REQUEST,
+    )
+    # 5 Administrator: prepare the data (extraction, files + manifest)
+    prepare = work(SOP, 5, task_id="prepare_data", run="piak.data_provision:prepare_data")
+    # 6 Kasi: the draft letter, then the check of data and letter
+    draft = work(SOP, 6, task_id="draft_letter", run="piak.data_provision:draft_letter")
+    check = decision(
+        SOP,
+        6,
+        task_id="check_data",
+        choices=[Choice("Sesuai: teruskan untuk paraf Kabid", "initial_by_kabid"), REJECT],
+        show=REQUEST + DATA,
+    )
+    # 7 Kabid initials; 8 Sekretaris initials
+    initial_kabid = decision(
+        SOP,
+        7,
+        task_id="initial_by_kabid",
+        choices=[Choice("Paraf", "initial_by_sekretaris"), REJECT],
+        show=REQUEST + DATA,
+    )
+    initial_sekretaris = decision(
+        SOP,
+        8,
+        task_id="initial_by_sekretaris",
+        choices=[Choice("Paraf", "sign_by_kadis"), REJECT],
+        show=REQUEST + DATA,
+    )
+    # 9 Kadis (decision): sign, or return
+    sign = decision(
+        SOP,
+        9,
+        task_id="sign_by_kadis",
+        choices=[
+            Choice("Tandatangani", "number_letter"),
+            Choice("Kembalikan", "close_request", "returned"),
+        ],
+        show=REQUEST + DATA,
+    )
+    # 10 JFU: outgoing letter number, final letter and hand-over package
+    number = entry(
+        SOP,
+        10,
+        task_id="number_letter",
+        fields={
+            "nomor_surat_keluar": Param(
+                "",
+                type="string",
+                minLength=3,
+                maxLength=60,
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9./\- ]*$",
+                title="Nomor surat keluar",
+            )
+        },
+        show=REQUEST,
+    )
+    pack = work(
+        SOP,
+        10,
+        task_id="pack_release",
+        run="piak.data_provision:pack_release",
+        op_kwargs={"number_task": "number_letter"},
+    )
+    # 11 Kasi: archive (the package, verified) - or the closed request with its reason
+    archive = work(SOP, 11, task_id="archive_release", run="piak.data_provision:archive_release")
+    close = work(
+        SOP,
+        11,
+        task_id="close_request",
+        run="piak.data_provision:close_request",
+        op_kwargs={"decision_tasks": DECISIONS},
+        trigger_rule="none_failed_min_one_success",
+    )
+
+    record >> dispose >> [review, close]
+    review >> [decide, close]
+    decide >> [prepare, close]
+    prepare >> draft >> check >> [initial_kabid, close]
+    initial_kabid >> [initial_sekretaris, close]
+    initial_sekretaris >> [sign, close]
+    sign >> [number, close]
+    number >> pack >> archive
