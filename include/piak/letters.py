@@ -86,18 +86,18 @@ def render(
     return write_bytes_atomic(out, bytes(pdf.output()))
 
 
-def _text(value: str) -> str:
+def pdf_text(value: str) -> str:
     """The PDF core fonts are Latin-1: keep the letter's text within it."""
     return value.encode("latin-1", "replace").decode("latin-1")
 
 
 def _letterhead(pdf, office: Office) -> None:
     pdf.set_font("Helvetica", "B", 13)
-    pdf.cell(0, 6, _text(office.government.upper()), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, pdf_text(office.government.upper()), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 7, _text(office.name.upper()), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, pdf_text(office.name.upper()), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
-    pdf.cell(0, 5, _text(office.address), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, pdf_text(office.address), align="C", new_x="LMARGIN", new_y="NEXT")
     y = pdf.get_y() + 2
     pdf.set_line_width(0.8)
     pdf.line(pdf.l_margin, y, pdf.w - pdf.r_margin, y)
@@ -113,7 +113,7 @@ def _draft_mark(pdf) -> None:
 
 def _header(pdf, facts: LetterFacts, number: str | None, office: Office, dated: date) -> None:
     pdf.set_font("Helvetica", "", 11)
-    pdf.cell(0, 6, _text(f"{office.city}, {tanggal(dated)}"), align="R")
+    pdf.cell(0, 6, pdf_text(f"{office.city}, {tanggal(dated)}"), align="R")
     pdf.ln(8)
     rows = [
         ("Nomor", number or "........................"),
@@ -122,9 +122,11 @@ def _header(pdf, facts: LetterFacts, number: str | None, office: Office, dated: 
     ]
     for label, value in rows:
         pdf.cell(25, 6, label)
-        pdf.cell(0, 6, _text(f": {value}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, pdf_text(f": {value}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    pdf.multi_cell(0, 6, _text(f"Kepada Yth.\n{facts.applicant}\n{facts.institution}\ndi tempat"))
+    pdf.multi_cell(
+        0, 6, pdf_text(f"Kepada Yth.\n{facts.applicant}\n{facts.institution}\ndi tempat")
+    )
     pdf.ln(4)
 
 
@@ -136,13 +138,13 @@ def _body(pdf, facts: LetterFacts) -> None:
         f"{facts.purpose} (nomor registrasi {facts.request_number}), bersama ini kami sampaikan "
         f"{kind} kependudukan wilayah {facts.scope} keadaan per {tanggal(facts.as_of)}."
     )
-    pdf.multi_cell(0, 6, _text(text))
+    pdf.multi_cell(0, 6, pdf_text(text))
     pdf.ln(2)
     if facts.pks:
         pdf.multi_cell(
             0,
             6,
-            _text(
+            pdf_text(
                 f"Pemberian data perseorangan ini berdasarkan Perjanjian Kerja Sama {facts.pks}."
             ),
         )
@@ -153,7 +155,7 @@ def _body(pdf, facts: LetterFacts) -> None:
         "Tahun 2013 tentang Administrasi Kependudukan, Permendagri Nomor 102 Tahun 2019 dan "
         "UU Nomor 27 Tahun 2022 tentang Pelindungan Data Pribadi."
     )
-    pdf.multi_cell(0, 6, _text(terms))
+    pdf.multi_cell(0, 6, pdf_text(terms))
     pdf.ln(3)
 
 
@@ -165,7 +167,7 @@ def _files(pdf, facts: LetterFacts) -> None:
     pdf.ln()
     pdf.set_font("Helvetica", "", 6.5)
     for name, rows, sha in facts.files:
-        pdf.cell(widths[0], 5, _text(name[:48]), border=1)
+        pdf.cell(widths[0], 5, pdf_text(name[:48]), border=1)
         pdf.cell(widths[1], 5, f"{rows:,}".replace(",", "."), border=1, align="R")
         pdf.cell(widths[2], 5, sha, border=1)
         pdf.ln()
@@ -179,4 +181,4 @@ def _closing(pdf, office: Office) -> None:
     x = pdf.w / 2 + 5
     for line in (office.head_title, "", "", "", office.head_name, office.head_id):
         pdf.set_x(x)
-        pdf.cell(0, 6, _text(line), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, pdf_text(line), new_x="LMARGIN", new_y="NEXT")

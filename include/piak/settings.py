@@ -44,3 +44,9 @@ def airflow_base_url() -> str:
 def storage() -> Path:
     """Shared storage every worker reaches (files between tasks); ``PIAK_STORAGE``."""
     return Path(os.environ.get("PIAK_STORAGE") or home() / "storage")
+
+
+def siak_conn_id() -> str:
+    """The Airflow Connection of the SIAK database (Oracle; SQLite in the demo);
+    ``PIAK_SIAK_CONN_ID`` (default ``siak_db``)."""
+    return os.environ.get("PIAK_SIAK_CONN_ID") or "siak_db"
