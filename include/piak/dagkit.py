@@ -77,8 +77,9 @@ class SopStepOperator(BaseOperator):
     """Runs the code of one operational SOP step and writes its outcome to the agenda.
 
     ``run`` is ``"module:function"``; the function takes the task context and returns small
-    metadata (a dict; its ``output_ref`` and ``note`` go to the agenda) or None. It must be
-    idempotent: a retry runs it again.
+    metadata (a dict; its ``output_ref`` and ``note`` go to the agenda) or None; ``"stop": True``
+    ends the procedure there (the following steps are skipped). It must be idempotent: a retry
+    runs it again.
     """
 
     template_fields = ("op_kwargs",)
@@ -123,6 +124,10 @@ class SopStepOperator(BaseOperator):
                 output_ref=result.get("output_ref"),
                 note=result.get("note"),
             )
+        if result.get("stop"):  # the procedure ends here (recorded above); the rest is skipped
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(result.get("note") or "selesai")
         return result
 
 

@@ -64,6 +64,10 @@ def sop_of(dag):
     return registry.get_sop(found[0])
 
 
+def test_every_sop_has_its_dag(dagbag):
+    assert {sop.code for sop in registry.load_registry()} <= set(dagbag.dag_ids)
+
+
 @pytest.mark.parametrize("path", SOP_DAG_FILES, ids=lambda p: p.stem)
 def test_tasks_cover_the_sop_steps(dagbag, path):
     dag = dagbag.dags[path.stem]
