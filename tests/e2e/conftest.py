@@ -29,6 +29,9 @@ DAG_IDS = (
     "database_recovery",
     "restore_drill",
     "data_provision",
+    "network_maintenance",
+    "access_rights",
+    "out_of_policy_usage",
 )
 
 
