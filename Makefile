@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/include
 
-.PHONY: demo test lint format bench venv constraints clean
+.PHONY: demo test test-distributed lint format bench venv constraints clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -13,9 +13,13 @@ venv:
 demo: venv
 	$(PY) -m piak demo --residents $${RESIDENTS:-100000}
 
-## make test: ruff (lint + format check, AIR rules) and pytest
+## make test: ruff (lint + format check, AIR rules) and pytest (all but the load test)
 test: venv
-	scripts/test.sh
+	scripts/test.sh -m "not load"
+
+## make test-distributed: the production topology on loopback, with the 20-request load test
+test-distributed: venv
+	.venv/bin/python -m pytest tests/distributed
 
 lint: venv
 	$(VENV)/bin/ruff check .
