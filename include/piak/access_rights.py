@@ -18,6 +18,7 @@ from typing import Any
 from piak import letters, settings
 from piak.errors import InvalidRequest, PiakError
 from piak.files import write_bytes_atomic, write_text_atomic
+from piak.indonesian import tanggal
 from piak.steps import run_date
 
 #: Access roles that may be issued (code -> what it means, in Bahasa Indonesia).
@@ -254,7 +255,7 @@ def integrity_pact(member: dict[str, Any], user_id: str, checked: dict[str, Any]
     pdf.ln(10)
     pdf.set_x(pdf.w / 2 + 5)
     pdf.cell(
-        0, 6, letters.pdf_text(f"{letters.tanggal(when.date())}"), new_x="LMARGIN", new_y="NEXT"
+        0, 6, letters.pdf_text(f"{tanggal(when.date())}"), new_x="LMARGIN", new_y="NEXT"
     )
     pdf.set_x(pdf.w / 2 + 5)
     pdf.cell(0, 6, "Yang menyatakan,", new_x="LMARGIN", new_y="NEXT")

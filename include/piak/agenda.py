@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from piak import settings
 from piak.errors import PiakError
+from piak.indonesian import MONTHS
 from piak.roles import ROLE_TITLES, ROLES
 
 OUTCOMES: dict[str, str] = {
@@ -32,20 +33,6 @@ OUTCOMES: dict[str, str] = {
     "returned": "dikembalikan",
     "skipped": "dilewati",
 }
-MONTHS = [
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-]
 WIB = ZoneInfo(settings.TIMEZONE)
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 #: Longest value each bounded text column takes (PostgreSQL refuses longer ones).

@@ -12,21 +12,8 @@ from datetime import date
 from pathlib import Path
 
 from piak.files import write_bytes_atomic
+from piak.indonesian import tanggal
 
-MONTHS = [
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-]
 KINDS = {"agregat": "data agregat", "perseorangan": "data perseorangan"}
 
 
@@ -58,11 +45,6 @@ class LetterFacts:
     scope: str
     files: list[tuple[str, int, str]] = field(default_factory=list)  # name, rows, sha256
     pks: str | None = None
-
-
-def tanggal(day: date) -> str:
-    """``25 November 2026``."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def render(

@@ -7,29 +7,16 @@ import hashlib
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from piak import settings
+from piak.indonesian import tanggal
 from piak.provision.catalog import load
 from piak.provision.request import Regions, Request, describe_scope
 
-MONTHS = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
 SUPPRESSED = "*"
 
 
@@ -97,11 +84,6 @@ def finish_file(tmp: Path, path: Path, rows: int) -> Written:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     return Written(path.name, path.stat().st_size, digest.hexdigest(), rows)
-
-
-def tanggal(day: date) -> str:
-    """``30 Juni 2026``."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def now_wib() -> datetime:
