@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "include"))
-RUNS = 3
+RUNS = 5
 SET_BYTES = 2 * 1024**3
 RESIDENTS = 1_000_000
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "include"))
@@ -30,6 +30,9 @@ PIAK = [sys.executable, "-m", "piak"]
 
 
 def _timed(command: list[str] | str, **kwargs) -> float:
+    # Every variant starts on a quiet device: dirty pages another variant left behind would
+    # otherwise be written back during this one's measurement.
+    os.sync()
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=ENV, **kwargs)
     return time.perf_counter() - start

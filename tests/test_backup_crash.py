@@ -12,13 +12,13 @@ import multiprocessing
 import os
 import signal
 import sys
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from backup_helpers import embedded_home, night
 
-from piak import backup, backupset, demo_db, offsite
+from piak import backup, backupset, offsite
 
 WIB = ZoneInfo("Asia/Jakarta")
 STEPS = ("prepare", "export", "place", "copy_offsite", "apply_retention", "summarize")
@@ -40,22 +40,10 @@ KILL_POINTS = [
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("PIAK_HOME", str(tmp_path))
-    config = tmp_path / "backup.yaml"
-    config.write_text(
-        "label: siak\nschedule: null\nengine: sqlite\nsqlite: {database: siak.db}\n"
-        "backup_dir: backups\n"
-        "targets:\n  - {name: flashdisk, type: path, path: media/flashdisk/piak}\n"
-        "retention: {daily: 2, weekly: 0, monthly: 0}\n"
-    )
-    monkeypatch.setenv("PIAK_BACKUP_FILE", str(config))
-    demo_db.generate(tmp_path / "siak.db", residents=300, seed=4)
-    (tmp_path / "media" / "flashdisk").mkdir(parents=True)
-    return tmp_path
+    return embedded_home(tmp_path, monkeypatch, residents=300, seed=4, daily=2)
 
 
-def context(day: int) -> dict:
-    return {"logical_date": datetime(2026, 11, day, 23, 0, tzinfo=WIB)}
+context = night
 
 
 def run_night(day: int) -> None:

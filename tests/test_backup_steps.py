@@ -3,13 +3,13 @@ two runs for the same date, an unplugged disk, retention that keeps what is not 
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from backup_helpers import embedded_home, night
 
-from piak import backup, backupset, demo_db
+from piak import backup, backupset
 from piak.errors import PiakError
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -17,22 +17,10 @@ WIB = ZoneInfo("Asia/Jakarta")
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("PIAK_HOME", str(tmp_path))
-    config = tmp_path / "backup.yaml"
-    config.write_text(
-        "label: siak\nschedule: null\nengine: sqlite\nsqlite: {database: siak.db}\n"
-        "backup_dir: backups\n"
-        "targets:\n  - {name: flashdisk, type: path, path: media/flashdisk/piak}\n"
-        "retention: {daily: 2, weekly: 0, monthly: 0}\n"
-    )
-    monkeypatch.setenv("PIAK_BACKUP_FILE", str(config))
-    demo_db.generate(tmp_path / "siak.db", residents=400, seed=3)
-    (tmp_path / "media" / "flashdisk").mkdir(parents=True)
-    return tmp_path
+    return embedded_home(tmp_path, monkeypatch, residents=400, seed=3, daily=2)
 
 
-def context(day: int) -> dict:
-    return {"logical_date": datetime(2026, 11, day, 23, 0, tzinfo=WIB)}
+context = night
 
 
 def nightly(day: int) -> str:

@@ -17,8 +17,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from backup_helpers import back_up, embedded_home
 
-from piak import backup, backupset, demo_db, recovery
+from piak import backup, backupset, recovery
 from piak.errors import InvalidRequest, PiakError
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -29,26 +30,12 @@ RECOVERY_STEPS = ("prepare", "verify", "dry_run", "safety_export", "import_set",
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("PIAK_HOME", str(tmp_path))
-    config = tmp_path / "backup.yaml"
-    config.write_text(
-        "label: siak\nschedule: null\nengine: sqlite\nsqlite: {database: siak.db}\n"
-        "backup_dir: backups\n"
-        "targets:\n  - {name: flashdisk, type: path, path: media/flashdisk/piak}\n"
-        "retention: {daily: 5, weekly: 0, monthly: 0}\n"
-        "recovery: {scratch_sqlite: scratch/siak_scratch.db, evidence_dir: recovery}\n"
-    )
-    monkeypatch.setenv("PIAK_BACKUP_FILE", str(config))
-    demo_db.generate(tmp_path / "siak.db", residents=500, seed=8)
-    (tmp_path / "media" / "flashdisk").mkdir(parents=True)
+    embedded_home(tmp_path, monkeypatch, residents=500, seed=8, daily=5)
     backup_night(20)
     return tmp_path
 
 
-def backup_night(day: int) -> None:
-    ctx = {"logical_date": datetime(2026, 11, day, 23, 0, tzinfo=WIB)}
-    for step in (backup.prepare, backup.export, backup.place, backup.copy_offsite):
-        step(ctx)
+backup_night = back_up
 
 
 def context(**params) -> dict:

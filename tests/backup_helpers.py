@@ -1,0 +1,45 @@
+"""Shared by the backup and recovery step tests: a PIAK home with the embedded engine (a demo
+SIAK database, a backup configuration, a plugged-in flash disk) and a night's backup steps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from piak import backup, demo_db
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def embedded_home(
+    home: Path, monkeypatch: pytest.MonkeyPatch, *, residents: int, seed: int, daily: int
+) -> Path:
+    """``home`` as PIAK_HOME with ``siak.db``, ``backup.yaml`` and ``media/flashdisk``."""
+    monkeypatch.setenv("PIAK_HOME", str(home))
+    config = home / "backup.yaml"
+    config.write_text(
+        "label: siak\nschedule: null\nengine: sqlite\nsqlite: {database: siak.db}\n"
+        "backup_dir: backups\n"
+        "targets:\n  - {name: flashdisk, type: path, path: media/flashdisk/piak}\n"
+        f"retention: {{daily: {daily}, weekly: 0, monthly: 0}}\n"
+        "recovery: {scratch_sqlite: scratch/siak_scratch.db, evidence_dir: recovery}\n"
+    )
+    monkeypatch.setenv("PIAK_BACKUP_FILE", str(config))
+    demo_db.generate(home / "siak.db", residents=residents, seed=seed)
+    (home / "media" / "flashdisk").mkdir(parents=True)
+    return home
+
+
+def night(day: int) -> dict:
+    """The task context of the nightly run of 2026-11-<day> 23:00 WIB."""
+    return {"logical_date": datetime(2026, 11, day, 23, 0, tzinfo=WIB)}
+
+
+def back_up(day: int) -> None:
+    """The night's steps up to the verified offsite copy (no retention)."""
+    ctx = night(day)
+    for step in (backup.prepare, backup.export, backup.place, backup.copy_offsite):
+        step(ctx)
