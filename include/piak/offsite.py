@@ -14,6 +14,7 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,11 +117,24 @@ class CopyReport:
     bytes_copied: int
 
 
-def _hash_stream(handle: IO[bytes]) -> tuple[int, str]:
+def _hash_stream(handle: IO[bytes], sink: IO[bytes] | None = None) -> tuple[int, str]:
+    """Size and SHA-256 of ``handle``'s bytes, also written to ``sink`` when given.
+
+    Hashing a chunk runs in a helper thread (hashlib releases the GIL) while the next chunk is
+    read and this one written, so reading, writing and hashing overlap on two cores.
+    """
     digest, size = hashlib.sha256(), 0
-    while chunk := handle.read(CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
+    with ThreadPoolExecutor(1) as hasher:
+        pending = None
+        while chunk := handle.read(CHUNK):
+            if pending is not None:
+                pending.result()
+            pending = hasher.submit(digest.update, chunk)
+            if sink is not None:
+                sink.write(chunk)
+            size += len(chunk)
+        if pending is not None:
+            pending.result()
     return size, digest.hexdigest()
 
 
@@ -154,13 +168,9 @@ def copy_set(set_dir: Path, target: Target) -> CopyReport:
 
 
 def _copy_file(source: Path, target: Target, final: str, entry: backupset.FileEntry) -> int:
-    digest, size = hashlib.sha256(), 0
     with source.open("rb") as src, _partial(target, final) as (tmp, dst):
-        while chunk := src.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            dst.write(chunk)
-    if (size, digest.hexdigest()) != (entry.size, entry.sha256):
+        size, sha256 = _hash_stream(src, dst)
+    if (size, sha256) != (entry.size, entry.sha256):
         target.remove(tmp)
         raise PiakError(f"{source} berubah sejak manifest dibuat: salinan dibatalkan")
     target.settle(tmp)
