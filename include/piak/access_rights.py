@@ -254,9 +254,7 @@ def integrity_pact(member: dict[str, Any], user_id: str, checked: dict[str, Any]
         pdf.multi_cell(0, 6, letters.pdf_text(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(10)
     pdf.set_x(pdf.w / 2 + 5)
-    pdf.cell(
-        0, 6, letters.pdf_text(f"{tanggal(when.date())}"), new_x="LMARGIN", new_y="NEXT"
-    )
+    pdf.cell(0, 6, letters.pdf_text(tanggal(when.date())), new_x="LMARGIN", new_y="NEXT")
     pdf.set_x(pdf.w / 2 + 5)
     pdf.cell(0, 6, "Yang menyatakan,", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(18)
