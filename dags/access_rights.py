@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param
-
 from piak import access_rights
-from piak.dagkit import sop_dag, work
+from piak.dagkit import sop_dag, trigger_form, work
 from piak.signoff import Choice, approval, decision
 
 SOP = "access_rights"
@@ -19,10 +17,7 @@ MEMBERS = (
 
 with sop_dag(
     SOP,
-    params={
-        name: Param(access_rights.TRIGGER_DEFAULTS[name], **schema)
-        for name, schema in access_rights.TRIGGER_FORM.items()
-    },
+    params=trigger_form(access_rights.TRIGGER_FORM, access_rights.TRIGGER_DEFAULTS),
     tags=["hak-akses"],
 ):
     # 1 Kasi: receive and check the proposed team members (against the SIAK database)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from piak import provision
-from piak.dagkit import sop_dag, work
+from piak.dagkit import sop_dag, trigger_form, work
 from piak.signoff import Choice, decision, entry
 
 SOP = "data_provision"
@@ -36,7 +36,7 @@ REJECT = Choice("Tolak", "close_request", "rejected")
 
 with sop_dag(
     SOP,
-    params={name: Param(**schema) for name, schema in provision.params_schema().items()},
+    params=trigger_form(provision.params_schema()),
     tags=["data"],
 ):
     # 1 JFU: receive and record the request (checked before anything else runs)

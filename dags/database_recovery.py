@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param
-
 from piak import backup_config, notify, recovery
-from piak.dagkit import sop_dag, work
+from piak.dagkit import sop_dag, trigger_form, work
 from piak.signoff import approval
 
 SOP = "database_recovery"
@@ -21,12 +19,7 @@ CONFIG = backup_config.load()
 
 with sop_dag(
     SOP,
-    params={
-        name: Param(recovery.TRIGGER_DEFAULTS.get(name), **schema)
-        if name in recovery.TRIGGER_DEFAULTS
-        else Param(**schema)
-        for name, schema in recovery.TRIGGER_FORM.items()
-    },
+    params=trigger_form(recovery.TRIGGER_FORM, recovery.TRIGGER_DEFAULTS),
     max_active_runs=1,
     tags=["backup", "recovery"],
     failure_notifier=notify.build(CONFIG.notifier, title="Pemulihan database SIAK"),

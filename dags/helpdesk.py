@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from piak import helpdesk
-from piak.dagkit import sop_dag, work
+from piak.dagkit import sop_dag, trigger_form, work
 from piak.signoff import Choice, decision, entry
 
 SOP = "helpdesk"
@@ -13,10 +13,7 @@ TEXT = {"type": "string", "minLength": 3, "maxLength": 4000, "format": "multilin
 
 with sop_dag(
     SOP,
-    params={
-        name: Param(helpdesk.TRIGGER_DEFAULTS[name], **schema)
-        for name, schema in helpdesk.TRIGGER_FORM.items()
-    },
+    params=trigger_form(helpdesk.TRIGGER_FORM, helpdesk.TRIGGER_DEFAULTS),
     tags=["layanan"],
 ):
     # 1 JFU: receive the complaint and report it to the Kasi

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from piak import network
-from piak.dagkit import sop_dag, work
+from piak.dagkit import sop_dag, trigger_form, work
 from piak.signoff import Choice, approval, decision, entry
 
 SOP = "network_maintenance"
@@ -22,10 +22,7 @@ ANSWERS = ["check_modem", "decide_network_working", "contact_provider", "report_
 
 with sop_dag(
     SOP,
-    params={
-        name: Param(network.TRIGGER_DEFAULTS[name], **schema)
-        for name, schema in network.TRIGGER_FORM.items()
-    },
+    params=trigger_form(network.TRIGGER_FORM, network.TRIGGER_DEFAULTS),
     tags=["jaringan"],
 ):
     # 1 JFU: receive the complaint (by phone, in person or by letter)

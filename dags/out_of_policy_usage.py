@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Param
-
 from piak import usage_policy
-from piak.dagkit import sop_dag, work
+from piak.dagkit import sop_dag, trigger_form, work
 from piak.signoff import approval
 
 SOP = "out_of_policy_usage"
@@ -18,10 +16,7 @@ FINDING = (
 
 with sop_dag(
     SOP,
-    params={
-        name: Param(usage_policy.TRIGGER_DEFAULTS[name], **schema)
-        for name, schema in usage_policy.TRIGGER_FORM.items()
-    },
+    params=trigger_form(usage_policy.TRIGGER_FORM, usage_policy.TRIGGER_DEFAULTS),
     tags=["keamanan"],
 ):
     # 1 Administrator: monitoring - the observation against the policy and the access register

@@ -19,7 +19,7 @@ from piak import letters, settings
 from piak.errors import InvalidRequest, PiakError
 from piak.files import write_bytes_atomic, write_text_atomic
 from piak.indonesian import tanggal
-from piak.steps import run_date
+from piak.steps import run_date, run_key
 
 #: Access roles that may be issued (code -> what it means, in Bahasa Indonesia).
 ACCESS_ROLES = {
@@ -119,10 +119,8 @@ def check_against_siak(members: list[Member], conn: Any) -> list[dict[str, Any]]
 
 
 def proposal_number(context: Any) -> str:
-    import hashlib
-
-    digest = hashlib.sha256(context["run_id"].encode()).hexdigest()[:6]
-    return f"HAKAKSES-{run_date(context):%Y%m%d-%H%M%S}-{digest}"
+    """``HAKAKSES-20261125-093012-1a2b3c``."""
+    return run_key(context, "HAKAKSES")
 
 
 def proposal_dir(context: Any) -> Path:

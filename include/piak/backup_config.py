@@ -6,7 +6,6 @@ Airflow Connections.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -90,9 +89,7 @@ class BackupConfig:
 
 
 def config_file() -> Path:
-    return Path(
-        os.environ.get("PIAK_BACKUP_FILE") or settings.PROJECT_ROOT / "config" / "backup.yaml"
-    )
+    return settings.config_file("PIAK_BACKUP_FILE", "backup.yaml")
 
 
 def _path(value: Any, where: str) -> Path:

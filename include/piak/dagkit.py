@@ -131,6 +131,20 @@ class SopStepOperator(BaseOperator):
         return result
 
 
+def trigger_form(
+    fields: Mapping[str, Mapping[str, Any]], defaults: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A DAG's trigger form as Airflow Params from JSON-schema dicts (configuration is data);
+    ``defaults`` gives a field's default when its schema does not carry one."""
+    from airflow.sdk import Param
+
+    defaults = defaults or {}
+    return {
+        name: Param(defaults[name], **schema) if name in defaults else Param(**schema)
+        for name, schema in fields.items()
+    }
+
+
 def work(
     sop_code: str, step_number: int | tuple[int, ...], *, task_id: str, run: str, **kwargs: Any
 ) -> BaseOperator:

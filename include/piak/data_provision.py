@@ -22,7 +22,7 @@ import yaml
 from piak import letters, settings
 from piak.errors import PiakError
 from piak.files import write_text_atomic
-from piak.steps import ANSWER_XCOM, run_date
+from piak.steps import ANSWER_XCOM, run_date, run_key
 
 REQUEST_FILE = "permohonan.json"
 DATA_DIR = "data"
@@ -40,11 +40,7 @@ class ProvisionConfig:
 
 
 def config_file() -> Path:
-    import os
-
-    return Path(
-        os.environ.get("PIAK_PROVISION_FILE") or settings.PROJECT_ROOT / "config/provision.yaml"
-    )
+    return settings.config_file("PIAK_PROVISION_FILE", "provision.yaml")
 
 
 def load_config(path: Path | None = None) -> ProvisionConfig:
@@ -72,10 +68,8 @@ def load_config(path: Path | None = None) -> ProvisionConfig:
 
 
 def request_number(context: Any) -> str:
-    """``PD-20261125-093012-1a2b3c``: the run's date and time (WIB) and a digest of its run id
-    (requests triggered in the same second stay apart)."""
-    digest = hashlib.sha256(context["run_id"].encode()).hexdigest()[:6]
-    return f"PD-{run_date(context):%Y%m%d-%H%M%S}-{digest}"
+    """``PD-20261125-093012-1a2b3c``."""
+    return run_key(context, "PD")
 
 
 def request_dir(context: Any, config: ProvisionConfig) -> Path:

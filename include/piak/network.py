@@ -30,7 +30,7 @@ import yaml
 from piak import settings
 from piak.errors import InvalidRequest, PiakError
 from piak.files import write_text_atomic
-from piak.steps import ANSWER_XCOM, run_date
+from piak.steps import ANSWER_XCOM, run_key
 
 _HOST = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
@@ -83,11 +83,7 @@ class NetworkConfig:
 
 
 def config_file() -> Path:
-    import os
-
-    return Path(
-        os.environ.get("PIAK_NETWORK_FILE") or settings.PROJECT_ROOT / "config" / "network.yaml"
-    )
+    return settings.config_file("PIAK_NETWORK_FILE", "network.yaml")
 
 
 def load_config(path: Path | None = None) -> NetworkConfig:
@@ -208,11 +204,8 @@ def ping(host: str, count: int, timeout: float) -> Finding:
 
 
 def ticket_number(context: Any) -> str:
-    """``JARINGAN-20261125-093012-1a2b3c``: the run's WIB date and time and its run id."""
-    import hashlib
-
-    digest = hashlib.sha256(context["run_id"].encode()).hexdigest()[:6]
-    return f"JARINGAN-{run_date(context):%Y%m%d-%H%M%S}-{digest}"
+    """``JARINGAN-20261125-093012-1a2b3c``."""
+    return run_key(context, "JARINGAN")
 
 
 def ticket_dir(context: Any) -> Path:

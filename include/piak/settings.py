@@ -26,9 +26,14 @@ def agenda_url() -> str:
     return os.environ.get("PIAK_AGENDA_URL") or f"sqlite:///{home() / 'agenda.db'}"
 
 
+def config_file(env_var: str, name: str) -> Path:
+    """A configuration file: the path in ``env_var`` when set, else ``config/<name>``."""
+    return Path(os.environ.get(env_var) or PROJECT_ROOT / "config" / name)
+
+
 def roles_file() -> Path:
     """The role-to-users mapping; ``PIAK_ROLES_FILE`` (default: ``config/roles.yaml``)."""
-    return Path(os.environ.get("PIAK_ROLES_FILE") or PROJECT_ROOT / "config" / "roles.yaml")
+    return config_file("PIAK_ROLES_FILE", "roles.yaml")
 
 
 def demo_siak_db() -> Path:

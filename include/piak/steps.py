@@ -63,6 +63,15 @@ def run_date(context: Any) -> datetime:
     return when.astimezone(ZoneInfo(settings.TIMEZONE))
 
 
+def run_key(context: Any, prefix: str) -> str:
+    """``PREFIX-20261125-093012-1a2b3c``: the run's WIB date and time and a digest of its run id
+    (runs triggered in the same second stay apart). Names a run's folder and its number."""
+    import hashlib
+
+    digest = hashlib.sha256(context["run_id"].encode()).hexdigest()[:6]
+    return f"{prefix}-{run_date(context):%Y%m%d-%H%M%S}-{digest}"
+
+
 def actor_of(context: Any) -> str:
     """Who performed a system step: the user who triggered the run, or the scheduler."""
     dag_run = context.get("dag_run")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -19,9 +18,7 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 def signoffs_file() -> Path:
     """The sign-off settings file; ``PIAK_SIGNOFFS_FILE`` (default ``config/signoffs.yaml``)."""
-    return Path(
-        os.environ.get("PIAK_SIGNOFFS_FILE") or settings.PROJECT_ROOT / "config" / "signoffs.yaml"
-    )
+    return settings.config_file("PIAK_SIGNOFFS_FILE", "signoffs.yaml")
 
 
 def parse_duration(text: str) -> timedelta:

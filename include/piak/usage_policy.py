@@ -22,7 +22,7 @@ import yaml
 from piak import access_rights, settings
 from piak.errors import InvalidRequest, PiakError
 from piak.files import write_text_atomic
-from piak.steps import run_date
+from piak.steps import run_key
 
 _USER = re.compile(r"^[a-z][a-z0-9._]{1,40}$")
 _MACHINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\\-]{0,100}$")
@@ -63,12 +63,7 @@ TRIGGER_DEFAULTS: dict[str, Any] = {
 def load_policy(path: Path | None = None) -> dict[str, list[str]]:
     """``config/usage_policy.yaml`` (or ``PIAK_USAGE_POLICY_FILE``): forbidden programs and
     allowed machines (patterns, case-insensitive)."""
-    import os
-
-    path = path or Path(
-        os.environ.get("PIAK_USAGE_POLICY_FILE")
-        or settings.PROJECT_ROOT / "config" / "usage_policy.yaml"
-    )
+    path = path or settings.config_file("PIAK_USAGE_POLICY_FILE", "usage_policy.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         policy = {
@@ -120,11 +115,7 @@ def violations(seen: dict[str, Any], policy: dict[str, list[str]], register: dic
 
 
 def case_dir(context: Any) -> Path:
-    import hashlib
-
-    digest = hashlib.sha256(context["run_id"].encode()).hexdigest()[:6]
-    name = f"PELANGGARAN-{run_date(context):%Y%m%d-%H%M%S}-{digest}"
-    return settings.storage() / "out_of_policy" / name
+    return settings.storage() / "out_of_policy" / run_key(context, "PELANGGARAN")
 
 
 def _register() -> dict[str, Any]:
