@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from e2e.conftest import DAG_IDS, Airflow
 
 from piak import demo
@@ -306,12 +305,7 @@ def _wait_ready(server: DistributedAirflow, procs: Processes) -> None:
         for name in WORKERS:
             if name in pending and " ready." in procs.tail(name, 100_000):
                 pending.discard(name)
-        try:
-            for dag_id in sorted(pending - set(WORKERS)):
-                if server.api("admin", "GET", f"/dags/{dag_id}").status_code == 200:
-                    pending.discard(dag_id)
-        except requests.RequestException:
-            pass
+        pending -= server.parsed(pending - set(WORKERS))
         if not pending:
             return
         time.sleep(1)

@@ -146,6 +146,13 @@ class Airflow:
             json={"chosen_options": options, "params_input": params or {}},
         )
 
+    def parsed(self, dag_ids: set[str]) -> set[str]:
+        """The DAGs of ``dag_ids`` the API server already serves (none while it starts)."""
+        try:
+            return {d for d in dag_ids if self.api("admin", "GET", f"/dags/{d}").status_code == 200}
+        except requests.RequestException:
+            return set()
+
     def failure_report(self, dag_id: str, run_id: str) -> str:
         """States of every task of the run and the logs of the failed ones."""
         response = self.api("admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
@@ -209,12 +216,7 @@ def _wait_ready(server: Airflow, proc: subprocess.Popen) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"airflow standalone exited: {server.log.read_text()[-4000:]}")
-        try:
-            for dag_id in list(pending):
-                if server.api("admin", "GET", f"/dags/{dag_id}").status_code == 200:
-                    pending.discard(dag_id)
-        except requests.RequestException:
-            pass
+        pending -= server.parsed(pending)
         if not pending:
             return
         time.sleep(1)
