@@ -29,9 +29,9 @@ def scenario(server_dir: Path, name: str) -> None:
 def with_oracle(
     config: backup_config.BackupConfig, **changes: object
 ) -> backup_config.BackupConfig:
-    """``config`` with some ``oracle:`` settings changed."""
-    oracle = backup_config.OracleConfig(**{**config.oracle.__dict__, **changes})
-    return backup_config.BackupConfig(**{**config.__dict__, "oracle": oracle})
+    """``config`` with some ``oracle:`` settings changed, unchecked: the modules' own guards are
+    what these tests exercise."""
+    return config.model_copy(update={"oracle": config.oracle.model_copy(update=changes)})
 
 
 @pytest.fixture
@@ -49,8 +49,6 @@ def oracle_config(tmp_path, oracle_server_dir) -> backup_config.BackupConfig:
         schedule=None,
         engine="oracle",
         backup_dir=tmp_path / "backups",
-        targets=(),
-        retention=backup_config.Retention(),
         oracle=backup_config.OracleConfig(
             ssh_conn_id="siak_server",
             db_conn_id="siak_oracle",

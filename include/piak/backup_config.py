@@ -1,87 +1,153 @@
-"""Backup configuration (``config/backup.yaml`` or ``PIAK_BACKUP_FILE``), validated.
+"""Backup configuration (``config/backup.yaml`` or ``PIAK_BACKUP_FILE``): its typed model.
 
 Relative paths are under ``PIAK_HOME``. Credentials are never here: Oracle and SFTP targets name
-Airflow Connections.
+Airflow Connections. A bad file ends in one message naming the file, the key and what was
+expected (:mod:`piak.config`).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import Field, model_validator
 
 from piak import datapump, settings
-from piak.errors import PiakError
-from piak.timeouts import parse_duration
+from piak.config import Duration, HomePath, Strict, checked, home_path, load_model
 
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+OracleIdentifier = Annotated[str, checked(lambda v: datapump.identifier(v, "nilai"))]
+ExistsAction = Annotated[str, checked(lambda v: datapump.exists_action(v, "nilai"))]
 
 
-@dataclass(frozen=True)
-class TargetConfig:
-    name: str
-    type: str  # "path" or "sftp"
+class TargetConfig(Strict):
+    """An offsite target: a mounted folder (``path``) or an SFTP server (``sftp``)."""
+
+    name: Name
+    type: Literal["path", "sftp"]
     path: str
     conn_id: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("type") == "path" and "path" in data:
+            return {**data, "path": str(home_path(data["path"]))}
+        return data
 
-@dataclass(frozen=True)
-class Retention:
-    daily: int = 7
-    weekly: int = 4
-    monthly: int = 6
+    @model_validator(mode="after")
+    def _sftp_needs_connection(self) -> TargetConfig:
+        if self.type == "sftp" and not (self.conn_id and self.path.startswith("/")):
+            raise ValueError("target sftp perlu conn_id dan path absolut di server")
+        return self
 
 
-@dataclass(frozen=True)
-class OracleConfig:
+class Retention(Strict):
+    """How many sets to keep: the newest of each of the last N days, weeks and months."""
+
+    daily: Annotated[int, Field(ge=1)] = 7
+    weekly: Annotated[int, Field(ge=0)] = 4
+    monthly: Annotated[int, Field(ge=0)] = 6
+
+
+class Freshness(Strict):
+    """The freshness check: an alert when the newest verified set is older than ``max_age``."""
+
+    max_age: Duration = timedelta(hours=26)
+    schedule: str | None = "15 * * * *"  # cron, WIB
+
+
+class SqliteConfig(Strict):
+    database: HomePath
+
+
+class OracleConfig(Strict):
+    """Data Pump on the database server over SSH (the ``oracle:`` section).
+
+    ``auth`` says how expdp/impdp log in - never as SYSDBA: ``connection`` (default) takes the
+    dedicated backup user's login and password from the Airflow Connection ``db_conn_id``;
+    ``wallet`` uses the secure external password store entry ``wallet_alias`` on the server;
+    ``os`` an OS-authenticated account (``USERID=/``) of the server's OS user.
+    """
+
     ssh_conn_id: str
-    db_conn_id: str | None
-    directory: str
-    server_dir: str
-    schemas: tuple[str, ...]
-    full: bool
-    filesize: str
-    checksum: bool
-    timeout: timedelta
+    auth: Literal["connection", "wallet", "os"] = "connection"
+    db_conn_id: str | None = None
+    wallet_alias: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")] | None = None
+    directory: OracleIdentifier
+    server_dir: Annotated[str, Field(pattern=r"^/")]
+    schemas: tuple[OracleIdentifier, ...] = ()
+    full: bool = False
+    filesize: Annotated[str, Field(pattern=r"^\d+[KMGT]?$")] = "4G"
+    checksum: bool = False  # CHECKSUM=YES needs Oracle 21c or later
+    timeout: Duration = timedelta(hours=4)
     expdp: str = "expdp"
     impdp: str = "impdp"
-    scratch_schema: str | None = None  # REMAP_SCHEMA target of scratch restores
-    table_exists_action: str | None = None  # production restores; required there, no default
-    scratch_table_exists_action: str = "TRUNCATE"  # scratch restores; REPLACE is refused
+    scratch_schema: OracleIdentifier | None = None  # REMAP_SCHEMA target of scratch restores
+    table_exists_action: ExistsAction | None = None  # production restores; no default
+    scratch_table_exists_action: ExistsAction = "TRUNCATE"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OracleConfig:
+        if bool(self.schemas) == self.full:
+            raise ValueError("pilih schemas atau full: true (salah satu)")
+        if self.auth == "connection" and not self.db_conn_id:
+            raise ValueError("auth: connection perlu db_conn_id (Connection pengguna backup)")
+        if self.auth == "wallet" and not self.wallet_alias:
+            raise ValueError("auth: wallet perlu wallet_alias (alias TNS di wallet server)")
+        if self.scratch_table_exists_action == "REPLACE":
+            raise ValueError(
+                "scratch_table_exists_action: REPLACE ditolak (restore scratch memakai "
+                "REMAP_SCHEMA); pakai TRUNCATE, APPEND atau SKIP"
+            )
+        if self.scratch_schema and self.scratch_schema in self.schemas:
+            raise ValueError("scratch_schema tidak boleh sama dengan skema produksi")
+        return self
 
 
-@dataclass(frozen=True)
-class RecoveryConfig:
+class RecoveryConfig(Strict):
     """Recovery and the weekly restore drill (the ``recovery:`` section)."""
 
-    scratch_sqlite: Path  # embedded engine: where scratch restores go
-    evidence_dir: Path  # per-run folders: dry-run DDL, import logs, validation reports
+    scratch_sqlite: HomePath = Field("storage/scratch/siak_scratch.db", validate_default=True)
+    evidence_dir: HomePath = Field("storage/recovery", validate_default=True)
     drill_schedule: str | None = "0 2 * * 0"  # cron, WIB
-    production_name: str | None = None  # what a production restore must be confirmed with
+    production_name: Annotated[str, Field(min_length=1)] | None = None
 
 
-@dataclass(frozen=True)
-class BackupConfig:
-    label: str
-    schedule: str | None
-    engine: str
-    backup_dir: Path
-    targets: tuple[TargetConfig, ...]
-    retention: Retention
-    sqlite_database: Path | None = None
+class BackupConfig(Strict):
+    """``config/backup.yaml``."""
+
+    label: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,29}$")]
+    schedule: str | None = "0 23 * * *"  # cron, WIB
+    engine: Literal["sqlite", "oracle"]
+    sqlite: SqliteConfig | None = None
+    backup_dir: HomePath
+    targets: tuple[TargetConfig, ...] = ()
+    retention: Retention = Retention()
     oracle: OracleConfig | None = None
-    notifier: str = "piak.notify:LogNotifier"
-    source: Path = field(default=Path("."))
-    recovery: RecoveryConfig | None = None
+    notifier: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] = "piak.notify:LogNotifier"
+    recovery: RecoveryConfig = Field(default_factory=dict, validate_default=True)
+    freshness: Freshness = Freshness()
+
+    @model_validator(mode="after")
+    def _engine_section(self) -> BackupConfig:
+        if self.engine == "sqlite" and self.sqlite is None:
+            raise ValueError("engine sqlite perlu bagian sqlite: {database: ...}")
+        if self.engine == "oracle" and self.oracle is None:
+            raise ValueError("engine oracle perlu bagian oracle:")
+        if len({t.name for t in self.targets}) != len(self.targets):
+            raise ValueError("targets: nama target harus unik")
+        return self
+
+    @property
+    def sqlite_database(self) -> Path | None:
+        return self.sqlite.database if self.sqlite else None
 
     @property
     def production_name(self) -> str:
         """The name a production restore must be confirmed with (shown in the trigger form)."""
-        if self.recovery and self.recovery.production_name:
+        if self.recovery.production_name:
             return self.recovery.production_name
         if self.engine == "sqlite" and self.sqlite_database:
             return self.sqlite_database.name
@@ -92,141 +158,10 @@ def config_file() -> Path:
     return settings.config_file("PIAK_BACKUP_FILE", "backup.yaml")
 
 
-def _path(value: Any, where: str) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise PiakError(f"{where}: harus path")
-    path = Path(value)
-    return path if path.is_absolute() else settings.home() / path
-
-
-def _recovery(raw: Any, where: Any) -> RecoveryConfig:
-    if not isinstance(raw, dict):
-        raise PiakError(f"{where('recovery')}: harus berupa mapping")
-    name = raw.get("production_name")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise PiakError(f"{where('recovery.production_name')}: harus teks")
-    return RecoveryConfig(
-        scratch_sqlite=_path(
-            raw.get("scratch_sqlite", "storage/scratch/siak_scratch.db"),
-            where("recovery.scratch_sqlite"),
-        ),
-        evidence_dir=_path(
-            raw.get("evidence_dir", "storage/recovery"), where("recovery.evidence_dir")
-        ),
-        drill_schedule=raw.get("drill_schedule", "0 2 * * 0"),
-        production_name=name,
-    )
-
-
-def _oracle_import(oracle: dict[str, Any], where: Any) -> dict[str, Any]:
-    """The ``oracle:`` keys of recovery (impdp): checked here so a bad value stops the load."""
-    found: dict[str, Any] = {"impdp": str(oracle.get("impdp", "impdp"))}
-    try:
-        if oracle.get("scratch_schema") is not None:
-            found["scratch_schema"] = datapump.identifier(
-                oracle["scratch_schema"], "scratch_schema"
-            )
-        if oracle.get("table_exists_action") is not None:
-            found["table_exists_action"] = datapump.exists_action(
-                oracle["table_exists_action"], "table_exists_action"
-            )
-        scratch = datapump.exists_action(
-            oracle.get("scratch_table_exists_action", "TRUNCATE"), "scratch_table_exists_action"
-        )
-    except PiakError as exc:
-        raise PiakError(f"{where('oracle')}: {exc}") from None
-    if scratch == "REPLACE":
-        raise PiakError(
-            f"{where('oracle.scratch_table_exists_action')}: REPLACE ditolak (restore scratch "
-            "memakai REMAP_SCHEMA); pakai TRUNCATE, APPEND atau SKIP"
-        )
-    schemas = {str(s).upper() for s in oracle.get("schemas") or ()}
-    if found.get("scratch_schema") in schemas:
-        raise PiakError(f"{where('oracle.scratch_schema')}: tidak boleh sama dengan skema produksi")
-    return {**found, "scratch_table_exists_action": scratch}
-
-
 def load(path: Path | None = None) -> BackupConfig:
-    """Read and check the backup configuration; errors name the file and the field."""
+    """Read and check the backup configuration; errors name the file and the key."""
     path = path or config_file()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise PiakError(f"{path}: berkas konfigurasi backup tidak ditemukan") from None
-    except yaml.YAMLError as exc:
-        raise PiakError(f"{path}: bukan YAML yang sah: {exc}") from None
-
-    def where(name: str) -> str:
-        return f"{path}: {name}"
-
-    label = data.get("label")
-    if not isinstance(label, str) or not re.match(r"^[a-z][a-z0-9_]{0,29}$", label):
-        raise PiakError(f"{where('label')}: huruf kecil/angka/garis bawah, contoh 'siak'")
-    engine = data.get("engine")
-    if engine not in ("sqlite", "oracle"):
-        raise PiakError(f"{where('engine')}: 'sqlite' atau 'oracle', bukan {engine!r}")
-    targets = []
-    for i, raw in enumerate(data.get("targets") or []):
-        name = raw.get("name") if isinstance(raw, dict) else None
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise PiakError(f"{where(f'targets[{i}].name')}: nama target tidak sah")
-        kind = raw.get("type")
-        if kind == "path":
-            local = _path(raw.get("path"), where(f"targets[{i}].path"))
-            targets.append(TargetConfig(name, kind, str(local)))
-        elif kind == "sftp":
-            conn_id, remote = raw.get("conn_id"), raw.get("path")
-            if not (
-                isinstance(conn_id, str) and isinstance(remote, str) and remote.startswith("/")
-            ):
-                raise PiakError(f"{where(f'targets[{i}]')}: sftp perlu conn_id dan path absolut")
-            targets.append(TargetConfig(name, kind, remote, conn_id))
-        else:
-            raise PiakError(f"{where(f'targets[{i}].type')}: 'path' atau 'sftp', bukan {kind!r}")
-    if len({t.name for t in targets}) != len(targets):
-        raise PiakError(f"{where('targets')}: nama target harus unik")
-    raw_retention = data.get("retention") or {}
-    try:
-        retention = Retention(**{k: int(v) for k, v in raw_retention.items()})
-    except (TypeError, ValueError) as exc:
-        raise PiakError(f"{where('retention')}: daily/weekly/monthly harus bilangan bulat") from exc
-    if min(retention.daily, retention.weekly, retention.monthly) < 0 or retention.daily < 1:
-        raise PiakError(f"{where('retention')}: daily minimal 1, lainnya tidak negatif")
-    notifier = data.get("notifier", "piak.notify:LogNotifier")
-    if not isinstance(notifier, str) or not re.match(r"^[\w.]+:\w+$", notifier):
-        raise PiakError(f"{where('notifier')}: 'modul:Kelas', contoh piak.notify:LogNotifier")
-    config = BackupConfig(
-        recovery=_recovery(data.get("recovery") or {}, where),
-        notifier=notifier,
-        label=label,
-        schedule=data.get("schedule", "0 23 * * *"),
-        engine=engine,
-        backup_dir=_path(data.get("backup_dir"), where("backup_dir")),
-        targets=tuple(targets),
-        retention=retention,
-        source=path,
-    )
-    if engine == "sqlite":
-        sqlite = data.get("sqlite") or {}
-        database = _path(sqlite.get("database"), where("sqlite.database"))
-        return BackupConfig(**{**config.__dict__, "sqlite_database": database})
-    oracle = data.get("oracle") or {}
-    try:
-        oracle_config = OracleConfig(
-            ssh_conn_id=str(oracle["ssh_conn_id"]),
-            db_conn_id=oracle.get("db_conn_id"),
-            directory=str(oracle["directory"]),
-            server_dir=str(oracle["server_dir"]),
-            schemas=tuple(oracle.get("schemas") or ()),
-            full=bool(oracle.get("full", False)),
-            filesize=str(oracle.get("filesize", "4G")),
-            checksum=bool(oracle.get("checksum", False)),
-            timeout=parse_duration(oracle.get("timeout", "4h")),
-            expdp=str(oracle.get("expdp", "expdp")),
-            **_oracle_import(oracle, where),
-        )
-    except KeyError as exc:
-        raise PiakError(f"{where(f'oracle.{exc.args[0]}')}: wajib ada") from None
-    if bool(oracle_config.schemas) == oracle_config.full:
-        raise PiakError(f"{where('oracle')}: pilih schemas atau full: true (salah satu)")
-    return BackupConfig(**{**config.__dict__, "oracle": oracle_config})
+    config = load_model(path, BackupConfig, "backup")
+    if config.engine == "sqlite":  # the oracle: section is documentation for the embedded engine
+        return config.model_copy(update={"oracle": None})
+    return config
