@@ -172,36 +172,66 @@ def test_a_damaged_set_is_refused_and_the_intact_offsite_copy_restores(home, dam
     assert digest(scratch) == before
 
 
-def _import_killed_at(point: str) -> None:
+def _import_killed_at(point: str, tables: list[str]) -> None:
+    """Restore into production and die by SIGKILL at ``point``: in the middle of the page copy
+    (small steps, killed after the first) or after the first of two replaced tables."""
     from piak import sqlite_backup
 
-    def die(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGKILL)
+    calls = []
+    real = getattr(sqlite_backup, point)
 
+    def die(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1 or point == "restored_pages":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+
+    sqlite_backup.STEP_PAGES = 4
     setattr(sqlite_backup, point, die)
-    recovery.import_set(context(set_name=SET, target="production", confirmation="siak.db"))
+    params = {"set_name": SET, "target": "production", "confirmation": "siak.db", "tables": tables}
+    ctx = context(**params)
+    recovery.prepare(ctx)
+    recovery.import_set(ctx)
     os._exit(0)
 
 
-@pytest.mark.parametrize("point", ["row_counts", "_fsync"])
-def test_an_import_killed_mid_way_leaves_the_target_unchanged_and_a_rerun_completes(home, point):
+def content(db: Path) -> str:
+    """What the database holds, read through SQLite (a killed write is rolled back first)."""
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("point", "tables"),
+    [("restored_pages", []), ("_replace_table", ["BIODATA_WNI", "DATA_KELUARGA"])],
+)
+def test_an_import_killed_mid_way_leaves_the_target_unchanged_and_a_rerun_completes(
+    home, point, tables
+):
     with sqlite3.connect(home / "siak.db") as conn:
         conn.execute("DELETE FROM BIODATA_WNI")
-    before = digest(home / "siak.db")
-    ctx = context(set_name=SET, target="production", confirmation="siak.db")
+        conn.execute("DELETE FROM DATA_KELUARGA")
+    app = sqlite3.connect(home / "siak.db")  # an application keeps the database open
+    before = content(home / "siak.db")
+    ctx = context(set_name=SET, target="production", confirmation="siak.db", tables=tables)
     for step in RECOVERY_STEPS[:4]:
         getattr(recovery, step)(ctx)
-    child = multiprocessing.get_context("fork").Process(target=_import_killed_at, args=(point,))
+    child = multiprocessing.get_context("fork").Process(
+        target=_import_killed_at, args=(point, tables)
+    )
     child.start()
     child.join(60)
     assert child.exitcode == -signal.SIGKILL
-    assert digest(home / "siak.db") == before
-    assert list(home.glob(".siak.db.*.restore")), "the killed import left its temporary file"
+    assert content(home / "siak.db") == before
+    assert app.execute("SELECT count(*) FROM BIODATA_WNI").fetchone()[0] == 0
 
     recovery.import_set(ctx)
     recovery.validate(ctx)
     assert count(home / "siak.db", "BIODATA_WNI") == 500
-    assert not list(home.glob(".siak.db.*.restore"))
+    assert app.execute("SELECT count(*) FROM BIODATA_WNI").fetchone()[0] == 500
+    assert not list(home.glob(".siak.db.*"))
+    app.close()
 
 
 def test_validation_fails_when_the_restored_rows_differ(home):

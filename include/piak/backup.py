@@ -156,6 +156,7 @@ def place(context: Any) -> dict[str, Any]:
         server_verified_at=_now(),
         size=manifest.total_size,
         exported_at=manifest.finished_at,
+        manifest_sha256=manifest.digest,
     )
     return {
         "output_ref": str(folder),

@@ -2,8 +2,14 @@
 
 A backup set is one folder ``<backup_dir>/<set name>/`` holding the dump files and
 ``manifest.json``. The manifest lists every file with its size and SHA-256, what was exported
-(database, schemas, tool, start and end, row counts per table) and its own checksum. A folder
-without a valid manifest is never treated as a backup.
+(database, schemas, tool, start and end, row counts per table as counted in the source at backup
+time) and its own checksum. A folder without a valid manifest is never treated as a backup.
+
+A manifest is untrusted input (it may come back from a flash disk): every file it names must be a
+plain file name inside its set - no ``..``, no path, no hidden or partial name - and the files
+must be regular files, never symlinks. A set is sound only when its files match the manifest
+*and* its contents hold the rows the manifest recorded (:func:`verify_set`); a set without any
+row is accepted only when the manifest says the source was empty.
 
 Sets are built under a temporary name (``.<set name>.partial``) and renamed into place only when
 the manifest is written, so a crash never leaves something that looks like a backup.
@@ -29,6 +35,9 @@ FORMAT = "piak-backup-set/1"
 CHUNK = 4 * 1024 * 1024
 #: ``siak_20261125T2300``: a label, then the run's logical date in WIB.
 SET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}_\d{8}T\d{4}$")
+#: A file inside a set: one plain name (dump files, logs), never a path, hidden or partial name.
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.%+-]{0,199}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ManifestError(PiakError):
@@ -76,6 +85,11 @@ class Manifest:
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
 
+    @property
+    def digest(self) -> str:
+        """The manifest's own SHA-256 (``manifest_sha256``): what identifies this exact set."""
+        return _digest(self.body())
+
     def to_json(self) -> str:
         body = self.body()
         return json.dumps({**body, "manifest_sha256": _digest(body)}, indent=2, ensure_ascii=False)
@@ -84,6 +98,28 @@ class Manifest:
 def _digest(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def validate_file_name(name: Any, where: str = "manifest") -> str:
+    """A file entry of a manifest: a plain name inside its set (see the module docstring)."""
+    if not isinstance(name, str) or not FILE_NAME.match(name) or ".." in name:
+        raise ManifestError(
+            f"{where}: nama berkas {name!r} tidak sah (harus nama berkas biasa di dalam set: "
+            "tanpa '/', '..', path absolut atau nama tersembunyi)"
+        )
+    return name
+
+
+def _file_entry(raw: Any, where: str) -> FileEntry:
+    if not isinstance(raw, dict) or set(raw) != {"name", "size", "sha256"}:
+        raise ManifestError(f"{where}: entri berkas harus berisi name, size dan sha256")
+    name = validate_file_name(raw["name"], where)
+    size, digest = raw["size"], raw["sha256"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ManifestError(f"{where}: ukuran berkas {name} tidak sah: {size!r}")
+    if not isinstance(digest, str) or not _SHA256.match(digest):
+        raise ManifestError(f"{where}: SHA-256 berkas {name} tidak sah")
+    return FileEntry(name, size, digest)
 
 
 def validate_set_name(name: str) -> str:
@@ -116,18 +152,23 @@ def describe_files(folder: Path, names: Iterable[str]) -> list[FileEntry]:
 
 
 def load_manifest(set_dir: Path) -> Manifest:
-    """Read and check a set's manifest (its own checksum included)."""
+    """Read and check a set's manifest (its own checksum included); it must be the manifest of
+    the set named like its folder."""
+    path = set_dir / MANIFEST
+    if path.is_symlink():
+        raise ManifestError(f"{set_dir.name}: {MANIFEST} adalah symlink: bukan set cadangan")
     try:
-        text = (set_dir / MANIFEST).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestError(f"{set_dir.name}: tidak ada {MANIFEST}: bukan set cadangan") from None
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{set_dir.name}: {MANIFEST} tidak terbaca: {exc}") from None
-    return parse_manifest(text, set_dir.name)
+    return parse_manifest(text, set_dir.name, expected_set=set_dir.name)
 
 
-def parse_manifest(text: str, where: str) -> Manifest:
-    """Check a manifest's text (format and its own checksum) wherever it was read from."""
+def parse_manifest(text: str, where: str, *, expected_set: str | None = None) -> Manifest:
+    """Check a manifest's text (format, its own checksum, every entry) wherever it was read
+    from; ``expected_set`` is the set it must belong to (its folder's name)."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -138,20 +179,38 @@ def parse_manifest(text: str, where: str) -> Manifest:
     if claimed != _digest(data):
         raise ManifestError(f"{where}: checksum {MANIFEST} tidak cocok (berkas diubah)")
     try:
-        return Manifest(
+        manifest = Manifest(
             set_name=data["set"],
             database=data["database"],
             engine=data["engine"],
             tool=data["tool"],
             started_at=data["started_at"],
             finished_at=data["finished_at"],
-            files=[FileEntry(**f) for f in data["files"]],
+            files=[_file_entry(f, where) for f in data["files"]],
             schemas=list(data.get("schemas") or []),
-            row_counts={k: int(v) for k, v in (data.get("row_counts") or {}).items()},
+            row_counts={str(k): _count(v) for k, v in (data.get("row_counts") or {}).items()},
             extra=dict(data.get("extra") or {}),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ManifestError(f"{where}: {MANIFEST} tidak lengkap: {exc}") from None
+    try:
+        validate_set_name(manifest.set_name)
+    except PiakError:
+        raise ManifestError(f"{where}: nama set di {MANIFEST} tidak sah") from None
+    if expected_set is not None and manifest.set_name != expected_set:
+        raise ManifestError(
+            f"{where}: {MANIFEST} milik set {manifest.set_name}, bukan {expected_set}"
+        )
+    names = [f.name for f in manifest.files]
+    if MANIFEST in names or len(set(names)) != len(names):
+        raise ManifestError(f"{where}: daftar berkas {MANIFEST} berisi nama ganda")
+    return manifest
+
+
+def _count(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"jumlah baris tidak sah: {value!r}")
+    return value
 
 
 @dataclass
@@ -170,18 +229,24 @@ class Verification:
             raise PiakError(f"set {self.set_dir.name} rusak: " + "; ".join(self.problems))
 
 
-def verify_set(set_dir: Path) -> Verification:
-    """Check every file's size and SHA-256 against the manifest; missing and extra files too."""
+def verify_set(set_dir: Path, *, contents: bool = True) -> Verification:
+    """Check every file's size and SHA-256 against the manifest (missing, extra and symlinked
+    files too); then, with ``contents``, that the set holds the rows the manifest recorded."""
+    if set_dir.is_symlink():
+        return Verification(set_dir, [f"{set_dir.name} adalah symlink, bukan folder set"])
     try:
         manifest = load_manifest(set_dir)
     except ManifestError as exc:
         return Verification(set_dir, [str(exc)])
     problems = []
     listed = {f.name for f in manifest.files}
-    present = {p.name for p in set_dir.iterdir() if p.is_file()} - {MANIFEST}
+    present = {p.name for p in set_dir.iterdir()} - {MANIFEST}
     problems += [f"berkas tambahan {name}" for name in sorted(present - listed)]
     for entry in manifest.files:
         path = set_dir / entry.name
+        if path.is_symlink():
+            problems.append(f"berkas {entry.name} adalah symlink (ditolak)")
+            continue
         if not path.is_file():
             problems.append(f"berkas {entry.name} hilang")
             continue
@@ -192,7 +257,30 @@ def verify_set(set_dir: Path) -> Verification:
             continue
         if sha256_file(path)[1] != entry.sha256:
             problems.append(f"berkas {entry.name}: SHA-256 berbeda")
+    if contents and not problems:
+        problems += content_problems(set_dir, manifest)
     return Verification(set_dir, problems)
+
+
+def content_problems(set_dir: Path, manifest: Manifest) -> list[str]:
+    """What the set's contents say against its manifest: the rows of every table as recorded
+    from the source, and no set without rows unless the source was recorded as empty."""
+    problems = []
+    if not any(manifest.row_counts.values()) and not manifest.extra.get("source_empty"):
+        problems.append(
+            "set tanpa baris data padahal sumbernya tidak tercatat kosong (ekspor salah sumber?)"
+        )
+    if manifest.engine == "sqlite":
+        from piak import sqlite_backup
+
+        problems += sqlite_backup.content_problems(set_dir, manifest)
+    elif manifest.engine == "oracle-datapump":
+        from piak import oracle_export
+
+        problems += oracle_export.content_problems(set_dir, manifest)
+    else:
+        problems.append(f"engine {manifest.engine!r} tidak dikenal")
+    return problems
 
 
 def partial_dir(backup_dir: Path, set_name: str) -> Path:

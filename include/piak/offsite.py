@@ -27,6 +27,15 @@ CHUNK = backupset.CHUNK
 PARTIAL = ".partial"
 
 
+def inside(path: str) -> str:
+    """``path`` relative to a target's root and staying inside it: never absolute, never ``..``
+    (names come from manifests, which are untrusted)."""
+    parts = posixpath.normpath(path or ".").split("/")
+    if path.startswith("/") or "\\" in path or ".." in parts:
+        raise PiakError(f"path {path!r} keluar dari folder target: ditolak")
+    return path
+
+
 class Target(Protocol):
     """Where copies go. Paths are relative to the target's root, '/'-separated."""
 
@@ -57,7 +66,10 @@ class LocalTarget:
         self.name = self.name or str(self.root)
 
     def _p(self, path: str) -> Path:
-        return self.root / path
+        candidate = self.root / inside(path)
+        if not candidate.resolve().is_relative_to(self.root.resolve()):
+            raise PiakError(f"{self.name}: {path} menunjuk ke luar folder target (symlink?)")
+        return candidate
 
     def exists(self, path: str) -> bool:
         return self._p(path).exists()
@@ -146,7 +158,8 @@ def _verified(target: Target, path: str, entry: backupset.FileEntry) -> bool:
 
 
 def copy_set(set_dir: Path, target: Target) -> CopyReport:
-    """Copy a verified-by-manifest set to ``target`` and verify it there."""
+    """Copy a verified-by-manifest set to ``target`` and verify it there (each file read back
+    from the device against the source's manifest)."""
     manifest = backupset.load_manifest(set_dir)
     name = manifest.set_name
     target.makedirs(name)
@@ -202,22 +215,53 @@ def _check_same(target: Target, path: str, expected: bytes, final: str) -> None:
             raise PiakError(f"{target.name}: {final} tidak cocok saat dibaca ulang")
 
 
-def verify_copy(target: Target, set_name: str) -> list[str]:
-    """Problems of the copy of ``set_name`` on ``target`` (empty when intact), using the
-    source-of-truth manifest stored with the copy."""
-    import json
+def read_manifest(target: Target, set_name: str) -> tuple[backupset.Manifest, bytes]:
+    """The manifest stored with the copy of ``set_name`` on ``target``, checked like any manifest
+    (it is untrusted: a flash disk comes back from people), and its bytes."""
+    backupset.validate_set_name(set_name)
+    path = posixpath.join(set_name, backupset.MANIFEST)
+    if not target.exists(path):
+        raise backupset.ManifestError(
+            f"{target.name}: {set_name} tidak punya manifest (salinan belum selesai)"
+        )
+    with target.open_read(path) as handle:
+        raw = handle.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise backupset.ManifestError(f"{target.name}: manifest {set_name} tidak terbaca") from None
+    where = f"{target.name}: {set_name}"
+    return backupset.parse_manifest(text, where, expected_set=set_name), raw
 
-    manifest_path = posixpath.join(set_name, backupset.MANIFEST)
-    if not target.exists(manifest_path):
-        return [f"{target.name}: {set_name} tidak punya manifest (salinan belum selesai)"]
-    with target.open_read(manifest_path) as handle:
-        data = json.loads(handle.read())
-    claimed = data.pop("manifest_sha256", None)
-    if claimed != backupset._digest(data):
-        return [f"{target.name}: manifest {set_name} diubah"]
+
+def verify_copy(
+    target: Target,
+    set_name: str,
+    expected: backupset.Manifest | None = None,
+    *,
+    expected_digest: str | None = None,
+) -> list[str]:
+    """Problems of the copy of ``set_name`` on ``target`` (empty when intact).
+
+    The copy is read back against the *source's* manifest ``expected`` (or, when the source is
+    gone, a manifest whose checksum is ``expected_digest``, as recorded when the set was made):
+    the copy's own manifest must be that same manifest, every file must match it, and nothing
+    else may lie in the copy's folder. Only without either is the copy's own manifest the
+    reference.
+    """
+    try:
+        own, _ = read_manifest(target, set_name)
+    except backupset.ManifestError as exc:
+        return [str(exc)]
+    reference = expected or own
     problems = []
-    for raw in data["files"]:
-        entry = backupset.FileEntry(**raw)
+    wanted_digest = expected.digest if expected else expected_digest
+    if wanted_digest and own.digest != wanted_digest:
+        problems.append(f"{target.name}: manifest {set_name} berbeda dengan manifest sumber")
+    listed = {f.name for f in reference.files} | {backupset.MANIFEST}
+    extra = sorted(set(target.listdir(set_name)) - listed)
+    problems += [f"{target.name}: berkas tambahan {set_name}/{name}" for name in extra]
+    for entry in reference.files:
         path = posixpath.join(set_name, entry.name)
         if not target.exists(path):
             problems.append(f"{target.name}: {path} hilang")
@@ -231,14 +275,9 @@ def copy_set_from(target: Target, set_name: str, dest: Path) -> Path:
     temporary names, the manifest last); the caller verifies it with :func:`backupset.verify_set`.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    with target.open_read(posixpath.join(set_name, backupset.MANIFEST)) as handle:
-        manifest_bytes = handle.read()
-    import json
-
-    for raw in json.loads(manifest_bytes)["files"]:
-        name = backupset.FileEntry(**raw).name
-        if "/" in name or name.startswith("."):
-            raise PiakError(f"{target.name}: nama berkas tidak sah di manifest {set_name}: {name}")
+    manifest, manifest_bytes = read_manifest(target, set_name)
+    for entry in manifest.files:
+        name = entry.name
         partial = dest / (name + PARTIAL)
         with target.open_read(posixpath.join(set_name, name)) as src, partial.open("wb") as out:
             while chunk := src.read(CHUNK):

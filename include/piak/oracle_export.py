@@ -32,6 +32,22 @@ def row_counts(log_text: str) -> dict[str, int]:
     return datapump.table_rows(log_text, "exported")
 
 
+def content_problems(set_dir: Path, manifest: backupset.Manifest) -> list[str]:
+    """The export log kept in the set against the manifest's row counts (a dump file itself can
+    only be read by Oracle: the drill's restore proves it)."""
+    log_name = f"{manifest.set_name}.log"
+    if log_name not in {f.name for f in manifest.files}:
+        return [f"log ekspor {log_name} tidak ada di set"]
+    text = (Path(set_dir) / log_name).read_text(encoding="utf-8", errors="replace")
+    found = row_counts(text)
+    if found != manifest.row_counts:
+        differ = sorted(set(found) ^ set(manifest.row_counts)) or sorted(
+            t for t in found if found[t] != manifest.row_counts.get(t)
+        )
+        return [f"jumlah baris di manifest tidak sama dengan log ekspor: {', '.join(differ[:10])}"]
+    return []
+
+
 def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Path:
     """Export with expdp on the server and build the set ``set_name`` in ``config.backup_dir``."""
     oracle = config.oracle

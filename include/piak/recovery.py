@@ -283,9 +283,10 @@ def locate_intact_copy(
     problems.append(
         f"server: {'; '.join(check.problems)}" if check else f"server: set {name} tidak ada"
     )
+    reference, digest = _reference_manifest(config, name)
     for target in config.targets:
         opened = backup.open_target(target)
-        found = offsite.verify_copy(opened, name)
+        found = offsite.verify_copy(opened, name, reference, expected_digest=digest)
         if found:
             problems.append("; ".join(found))
             continue
@@ -294,6 +295,17 @@ def locate_intact_copy(
         local = fetch_copy(opened, name, work_dir / "source")
         return local, target.name, problems
     raise PiakError(f"tidak ada salinan utuh set {name}: " + " | ".join(problems))
+
+
+def _reference_manifest(
+    config: backup_config.BackupConfig, name: str
+) -> tuple[backupset.Manifest | None, str | None]:
+    """What an offsite copy is checked against: the server's manifest while it is intact (even
+    when a dump file is damaged), else the manifest checksum the catalogue recorded."""
+    try:
+        return backupset.load_manifest(config.backup_dir / name), None
+    except backupset.ManifestError:
+        return None, backup.read_catalogue(config.backup_dir, name).get("manifest_sha256")
 
 
 def fetch_copy(target: offsite.Target, name: str, dest: Path) -> Path:

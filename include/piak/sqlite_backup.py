@@ -1,31 +1,60 @@
 """The embedded engine: backing up and restoring a SQLite database as a backup set.
 
-The copy uses SQLite's online backup API, so it is a consistent image even while the source is
-being written to. Row counts per table go into the manifest, so a restore can be validated.
+Backup: SQLite's online backup API inside one read transaction of the source, so the copy and the
+row counts recorded in the manifest are the same consistent image even while the source is being
+written to. The dump is kept in rollback-journal mode: a single self-contained file.
+
+Restore: into a database that may be open in an application (WAL or not), through SQLite itself -
+the backup API for a whole database, one transaction for some tables - never by replacing the
+file under a connection (which corrupts a WAL database). A target locked by a writer is waited for
+a bounded time, then refused. After every restore the target is integrity-checked and its row
+counts compared with the manifest.
+
+Paths are data: every SQLite URI is built with percent-encoding, so ``#``, ``?``, ``%``, spaces
+and non-ASCII names open the file they name and nothing else.
 """
 
 from __future__ import annotations
 
-import glob
+import logging
 import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from piak import backupset
 from piak.errors import PiakError
 
+log = logging.getLogger(__name__)
 ENGINE = "sqlite"
 DUMP_NAME = "database.sqlite3"
+#: Pages copied per step of a restore (64 MiB at 16 KiB pages): progress and busy checks between.
+STEP_PAGES = 4096
+BUSY_WAIT_SECONDS = 60.0
 
 
-def _open_readonly(path: Path) -> sqlite3.Connection:
-    if not path.is_file():
+class TargetBusy(PiakError):
+    """The restore target stayed locked by another writer longer than the bounded wait."""
+
+
+def sqlite_uri(path: Path, **params: str | int) -> str:
+    """``file:`` URI of ``path`` with every special character percent-encoded."""
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return f"file:{quote(str(Path(path).absolute()), safe='/')}" + (f"?{query}" if query else "")
+
+
+def open_readonly(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
+    """A read-only connection to an existing database (``immutable``: a file nobody writes, such
+    as a set's dump, read without locks or side files)."""
+    if not Path(path).is_file():
         raise PiakError(f"basis data SQLite tidak ditemukan: {path}")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    params = {"mode": "ro", **({"immutable": 1} if immutable else {})}
+    conn = sqlite3.connect(sqlite_uri(path, **params), uri=True)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -34,12 +63,11 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def row_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def row_counts(conn: sqlite3.Connection, schema: str = "main") -> dict[str, int]:
     """Rows per user table (identifiers come from sqlite_master, quoted)."""
-    tables = sorted(_user_tables(conn))
     return {
-        t: conn.execute(f'SELECT count(*) FROM "{t.replace(chr(34), "")}"').fetchone()[0]
-        for t in tables
+        t: conn.execute(f"SELECT count(*) FROM {schema}.{_quoted(t)}").fetchone()[0]
+        for t in sorted(_user_tables(conn, schema))
     }
 
 
@@ -49,30 +77,35 @@ def backup(source: Path, backup_dir: Path, set_name: str, *, database: str) -> P
     source, backup_dir = Path(source), Path(backup_dir)
     if (backup_dir / set_name).exists():
         raise PiakError(f"set {set_name} sudah ada di {backup_dir}")
-    src = _open_readonly(source)
+    src = open_readonly(source)
     backup_dir.mkdir(parents=True, exist_ok=True)
     work = backupset.start_set(backup_dir, set_name)
     started = datetime.now(UTC)
     try:
         dst = sqlite3.connect(work / DUMP_NAME)
         try:
-            # One step: a single read transaction, so the copy is one consistent image even
-            # while others write (stepwise copying would restart, and sleeps between steps).
+            # One read transaction: the counts and the copy see the same snapshot while others
+            # write. One backup step, so the copy never restarts because the source changed.
+            src.execute("BEGIN")
+            counts = row_counts(src)
             src.backup(dst, pages=-1)
-            counts = row_counts(dst)
+            src.rollback()
+            dst.execute("PRAGMA journal_mode=DELETE")
         finally:
             dst.close()
-        finished = datetime.now(UTC)
+        if not any(counts.values()):
+            log.warning("Basis data sumber %s KOSONG (%d tabel, 0 baris)", source, len(counts))
         manifest = backupset.Manifest(
             set_name=set_name,
             database=database,
             engine=ENGINE,
             tool=f"SQLite online backup API (SQLite {sqlite3.sqlite_version})",
             started_at=started.isoformat(),
-            finished_at=finished.isoformat(),
+            finished_at=datetime.now(UTC).isoformat(),
             files=backupset.describe_files(work, [DUMP_NAME]),
             schemas=["main"],
             row_counts=counts,
+            extra={"source_empty": True} if not any(counts.values()) else {},
         )
         return backupset.finish_set(work, manifest)
     except BaseException:
@@ -82,88 +115,260 @@ def backup(source: Path, backup_dir: Path, set_name: str, *, database: str) -> P
         src.close()
 
 
+def content_problems(set_dir: Path, manifest: backupset.Manifest) -> list[str]:
+    """The dump's tables and rows against the counts recorded from the source."""
+    try:
+        conn = open_readonly(Path(set_dir) / DUMP_NAME, immutable=True)
+    except PiakError as exc:
+        return [str(exc)]
+    try:
+        found = row_counts(conn)
+    except sqlite3.DatabaseError as exc:
+        return [f"{DUMP_NAME} tidak terbaca: {exc}"]
+    finally:
+        conn.close()
+    return [
+        f"tabel {table}: {found.get(table)} baris di set, {expected} tercatat dari sumber"
+        for table, expected in sorted(manifest.row_counts.items())
+        if found.get(table) != expected
+    ] + [
+        f"tabel {t} ada di set tetapi tidak di manifest"
+        for t in sorted(set(found) - set(manifest.row_counts))
+    ]
+
+
 def integrity_check(set_dir: Path) -> str:
-    """``PRAGMA integrity_check`` of the set's database file (read-only): ``ok`` when sound."""
-    conn = _open_readonly(Path(set_dir) / DUMP_NAME)
+    """``PRAGMA integrity_check`` of the set's database file: ``ok`` when sound."""
+    conn = open_readonly(Path(set_dir) / DUMP_NAME, immutable=True)
     try:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         conn.close()
 
 
-def restore(set_dir: Path, target: Path, *, tables: Sequence[str] | None = None) -> dict[str, int]:
-    """Restore the set's database (or only ``tables``) into ``target`` atomically; returns the
-    restored row counts.
+def restore(
+    set_dir: Path,
+    target: Path,
+    *,
+    tables: Sequence[str] | None = None,
+    busy_wait: float = BUSY_WAIT_SECONDS,
+) -> dict[str, int]:
+    """Restore the set's database (or only ``tables``) into ``target``; returns the restored row
+    counts, checked against the manifest.
 
-    The result is built in a temporary file next to ``target`` and renamed over it only when
-    complete and sound, so ``target`` is either untouched or fully restored. Restoring some
-    tables starts from a copy of the current ``target`` and replaces just those tables.
+    A new target is built under a temporary name and renamed into place. An existing one - which
+    an application may have open - is written through SQLite in one transaction: a killed
+    restore rolls back and leaves it as it was; readers keep their snapshot, then see the
+    restored data; a writer holding it longer than ``busy_wait`` seconds makes the restore
+    refuse (:class:`TargetBusy`) without changing anything.
     """
     set_dir, target = Path(set_dir), Path(target)
-    src = _open_readonly(set_dir / DUMP_NAME)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.restore"):
-        stale.unlink()  # left by a restore that was killed; recoveries run one at a time
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".restore")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    manifest = backupset.load_manifest(set_dir)
+    dump = set_dir / DUMP_NAME
+    src = open_readonly(dump, immutable=True)
     try:
-        dst = sqlite3.connect(tmp)
-        try:
-            if tables:
-                if target.exists():
-                    current = _open_readonly(target)
-                    current.backup(dst, pages=-1)
-                    current.close()
-                counts = _replace_tables(dst, set_dir / DUMP_NAME, list(tables))
-            else:
-                src.backup(dst, pages=-1)
-                counts = row_counts(dst)
-            check = dst.execute("PRAGMA quick_check").fetchone()[0]
-        finally:
-            dst.close()
-        if check != "ok":
-            raise PiakError(f"hasil pemulihan gagal quick_check: {check}")
-        _fsync(tmp)
-        os.replace(tmp, target)
-        return counts
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        if tables:
+            _replace_tables(target, dump, list(tables), busy_wait)
+        elif target.exists():
+            try:
+                _copy_into(src, target, busy_wait)
+            except sqlite3.DatabaseError as exc:
+                if "not a database" not in str(exc) and "malformed" not in str(exc):
+                    raise
+                log.warning("Basis data tujuan %s rusak (%s): berkasnya diganti utuh", target, exc)
+                _create(src, target, replace_damaged=True)
+        else:
+            _create(src, target)
     finally:
         src.close()
+    return check_restored(target, manifest, tables)
 
 
-def _replace_tables(dst: sqlite3.Connection, source: Path, tables: list[str]) -> dict[str, int]:
-    """Drop ``tables`` in ``dst`` and copy them (with their indexes) from ``source``."""
-    dst.execute("ATTACH DATABASE ? AS src", (f"file:{source}?mode=ro",))
-    counts = {}
-    with dst:
-        for table in tables:
-            ddl = dst.execute(
-                "SELECT type, sql FROM src.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-                "ORDER BY type = 'index'",
-                (table,),
-            ).fetchall()
-            if not ddl or ddl[0][0] != "table":
-                raise PiakError(f"tabel {table} tidak ada di set cadangan")
-            quoted = '"' + table.replace('"', "") + '"'
-            dst.execute(f"DROP TABLE IF EXISTS main.{quoted}")
-            for _, sql in ddl:
-                dst.execute(sql)
-            dst.execute(f"INSERT INTO main.{quoted} SELECT * FROM src.{quoted}")
-            counts[table] = dst.execute(f"SELECT count(*) FROM main.{quoted}").fetchone()[0]
-    dst.execute("DETACH DATABASE src")
+def check_restored(
+    target: Path, manifest: backupset.Manifest, tables: Sequence[str] | None = None
+) -> dict[str, int]:
+    """Integrity check of ``target`` and its rows of ``tables`` (default: all) against the
+    manifest; raises naming what differs."""
+    conn = open_readonly(target)
+    try:
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise PiakError(f"hasil pemulihan {target} gagal pemeriksaan integritas: {check}")
+        wanted = list(tables or manifest.row_counts)
+        present = set(_user_tables(conn))
+        counts = {
+            t: conn.execute(f"SELECT count(*) FROM {_quoted(t)}").fetchone()[0]
+            for t in wanted
+            if t in present
+        }
+    finally:
+        conn.close()
+    wrong = [
+        f"{t}: {counts.get(t)} bukan {manifest.row_counts.get(t)}"
+        for t in wanted
+        if counts.get(t) != manifest.row_counts.get(t)
+    ]
+    if wrong:
+        raise PiakError(f"jumlah baris hasil pemulihan berbeda dengan manifest: {', '.join(wrong)}")
     return counts
 
 
-def count_rows(database: Path, tables: Sequence[str]) -> dict[str, int]:
+def _create(src: sqlite3.Connection, target: Path, *, replace_damaged: bool = False) -> None:
+    """A target that does not exist yet (or is no database any more): built next to it and
+    renamed into place when complete; a damaged target's stale journal and WAL go with it."""
+    tmp = _temporary(target)
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst, pages=-1)
+        finally:
+            dst.close()
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        if replace_damaged:
+            for suffix in ("-wal", "-shm", "-journal"):
+                target.with_name(target.name + suffix).unlink(missing_ok=True)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _temporary(target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".restore")
+    os.close(fd)
+    return Path(name)
+
+
+def _copy_into(src: sqlite3.Connection, target: Path, busy_wait: float) -> None:
+    """The whole database into an existing (possibly open) ``target``: SQLite's backup API, one
+    write transaction on the target."""
+    dst = sqlite3.connect(sqlite_uri(target, mode="rw"), uri=True, timeout=1)
+    try:
+        source = src
+        wal = dst.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+        page_size = dst.execute("PRAGMA page_size").fetchone()[0]
+        resized = None
+        if wal and src.execute("PRAGMA page_size").fetchone()[0] != page_size:
+            resized = _with_page_size(src, page_size, target)  # WAL keeps its page size
+            source = sqlite3.connect(resized)
+        try:
+            source.backup(dst, pages=STEP_PAGES, progress=_progress(target, busy_wait), sleep=0.1)
+        finally:
+            if resized:
+                source.close()
+                resized.unlink(missing_ok=True)
+    finally:
+        dst.close()
+
+
+def _with_page_size(src: sqlite3.Connection, page_size: int, target: Path) -> Path:
+    """A temporary copy of ``src`` with ``page_size`` (a WAL target cannot change its own)."""
+    path = _temporary(target)
+    try:
+        copy = sqlite3.connect(path)
+        src.backup(copy)
+        copy.execute("PRAGMA journal_mode=DELETE")
+        copy.execute(f"PRAGMA page_size={int(page_size)}")
+        copy.execute("VACUUM")
+        copy.close()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _progress(target: Path, busy_wait: float):
+    deadline = time.monotonic() + busy_wait
+    said = [0]
+
+    def progress(status: int, remaining: int, total: int) -> None:
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if time.monotonic() > deadline:
+                raise TargetBusy(
+                    f"basis data tujuan {target} sedang dipakai (dikunci untuk menulis) lebih "
+                    f"dari {busy_wait:.0f} detik: tidak ada yang diubah; hentikan penulisnya "
+                    "lalu ulangi"
+                )
+            return
+        restored_pages(total - remaining, total, said)
+
+    return progress
+
+
+def restored_pages(done: int, total: int, said: list[int]) -> None:
+    """Log the restore's progress every tenth of the database."""
+    tenth = (10 * done) // max(total, 1)
+    if tenth > said[0]:
+        said[0] = tenth
+        log.info("Pemulihan: %d dari %d halaman (%d%%)", done, total, 10 * tenth)
+
+
+def _replace_tables(target: Path, source: Path, tables: list[str], busy_wait: float) -> None:
+    """Drop ``tables`` in ``target`` and copy them (with their indexes) from ``source``, in one
+    transaction of the target itself (other tables and other writers' work are untouched). A
+    target that does not exist yet is built under a temporary name and renamed into place."""
+    if target.exists():
+        _replace_tables_in(target, source, tables, busy_wait)
+        return
+    tmp = _temporary(target)
+    try:
+        _replace_tables_in(tmp, source, tables, busy_wait)
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _replace_tables_in(target: Path, source: Path, tables: list[str], busy_wait: float) -> None:
+    dst = sqlite3.connect(
+        sqlite_uri(target, mode="rw"), uri=True, timeout=busy_wait, isolation_level=None
+    )
+    try:
+        dst.execute("ATTACH DATABASE ? AS src", (sqlite_uri(source, mode="ro", immutable=1),))
+        try:
+            dst.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise TargetBusy(
+                f"basis data tujuan {target} sedang dipakai (dikunci untuk menulis): {exc}; "
+                "tidak ada yang diubah"
+            ) from None
+        try:
+            for table in tables:
+                _replace_table(dst, table)
+            dst.execute("COMMIT")
+        except BaseException:
+            dst.execute("ROLLBACK")
+            raise
+    finally:
+        dst.close()
+
+
+def _replace_table(dst: sqlite3.Connection, table: str) -> None:
+    ddl = dst.execute(
+        "SELECT type, sql FROM src.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+        "AND type IN ('table', 'index') ORDER BY type = 'index'",
+        (table,),
+    ).fetchall()
+    if not ddl or ddl[0][0] != "table":
+        raise PiakError(f"tabel {table} tidak ada di set cadangan")
+    quoted = _quoted(table)
+    dst.execute(f"DROP TABLE IF EXISTS main.{quoted}")
+    for _, sql in ddl:
+        dst.execute(sql)
+    dst.execute(f"INSERT INTO main.{quoted} SELECT * FROM src.{quoted}")
+
+
+def count_rows(database: Path, tables: Sequence[str]) -> dict[str, int | None]:
     """Rows per table of ``database`` (a missing table counts as None)."""
-    conn = _open_readonly(Path(database))
+    conn = open_readonly(Path(database))
     try:
         present = set(_user_tables(conn))
         return {
-            t: conn.execute(f'SELECT count(*) FROM "{t.replace(chr(34), "")}"').fetchone()[0]
+            t: conn.execute(f"SELECT count(*) FROM {_quoted(t)}").fetchone()[0]
             if t in present
             else None
             for t in tables
@@ -172,15 +377,15 @@ def count_rows(database: Path, tables: Sequence[str]) -> dict[str, int]:
         conn.close()
 
 
-def _user_tables(conn: sqlite3.Connection) -> list[str]:
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _user_tables(conn: sqlite3.Connection, schema: str = "main") -> list[str]:
     return [
         name
         for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            f"SELECT name FROM {schema}.sqlite_master "
+            "WHERE type='table' AND name NOT LIKE 'sqlite_%'"
         )
     ]
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
