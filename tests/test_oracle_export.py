@@ -43,7 +43,7 @@ def test_export_over_ssh_builds_a_verified_set_and_hides_the_password(
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("errors", r"kode keluar 5.*selesai dengan 2 galat(.|\n)*ORA-31693"),
+        ("errors", r"kode keluar 5.*selesai dengan 1 galat(.|\n)*ORA-31693"),
         ("ora_fatal", r"kode keluar 1(.|\n)*ORA-01555"),
         ("ude", "log Data Pump tidak ditemukan"),
         ("nolog", "log Data Pump tidak ditemukan"),

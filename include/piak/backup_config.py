@@ -81,6 +81,8 @@ class OracleConfig(Strict):
     full: bool = False
     filesize: Annotated[str, Field(pattern=r"^\d+[KMGT]?$")] = "4G"
     checksum: bool = False  # CHECKSUM=YES needs Oracle 21c or later
+    logtime: Literal["none", "status", "logfile", "all"] = "none"  # LOGTIME=, 12.1 and later
+    metrics: bool = False  # METRICS=YES (worker ids and timings in the log), 12.1 and later
     timeout: Duration = timedelta(hours=4)
     expdp: str = "expdp"
     impdp: str = "impdp"

@@ -12,24 +12,59 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from piak.errors import PiakError
 
-_COMPLETED = re.compile(r'^Job "[^"]+"\."[^"]+" successfully completed at .*$', re.M)
-_COMPLETED_WITH_ERRORS = re.compile(
-    r'^Job "[^"]+"\."[^"]+" completed with (\d+) error\(s\) at .*$', re.M
+#: LOGTIME=ALL / LOGFILE (12.1+): ``26-APR-25 07:43:08.659: `` (month as NLS names it).
+_LOGTIME = re.compile(r"^\d{1,2}-[^\W\d_]{3,5}\.?-\d{2,4} \d{1,2}:\d{2}:\d{2}(?:[.,]\d{1,9})?: ")
+#: PARALLEL / METRICS worker prefix: ``W-4 ``.
+_WORKER = re.compile(r"^W-\d+ ")
+#: ``Job "SCHEMA"."JOB_NAME" <how it ended>``.
+_JOB_END = re.compile(r'^Job "[^"]+"\."[^"]+" (.*)$')
+_WITH_ERRORS = re.compile(r"completed with (\d+) error|mit (\d+) Fehler", re.I)
+_ERROR_LINE = re.compile(r"^\s*((?:ORA|UDE|UDI|LRM|KUP)-\d{5}:?.*)$")
+_CODE = re.compile(r"^((?:ORA|UDE|UDI|LRM|KUP)-\d{5})")
+_DUMP_SET = re.compile(
+    r"^(?:Dump file set for .* is:|F(?:ü|u|ue)r .* festgelegte Dumpdatei(?:en)? ist:)$"
 )
-_STOPPED = re.compile(r'^Job "[^"]+"\."[^"]+" stopped due to fatal error at .*$', re.M)
-_ERROR_LINE = re.compile(r"^\s*((?:ORA|UDE|UDI|LRM|KUP)-\d{5}:.*)$", re.M)
-_DUMP_SET = re.compile(r"^Dump file set for .* is:\s*$((?:\n\s+\S.*$)+)", re.M)
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_$#]{0,127}$")
 _FILE = re.compile(r"^[A-Za-z0-9_.%-]{1,200}$")
-#: ``. . imported "SCHEMA"."TABLE"  12.3 KB  100 rows`` (a partition adds ``:"PART"``).
+#: ``. . exported "SCHEMA"."TABLE"  12.3 KB  100 rows`` - a partition adds ``:"PART"``, a
+#: network import has no size, METRICS adds `` in 0 seconds using direct_path``.
 _TABLE_ROWS = re.compile(
-    r'^\s*\. \. (exported|imported) "([^"]+)"\."([^"]+)"(?::"[^"]+")?[^\n]*?\s(\d+)\s+rows\s*$',
-    re.M,
+    r'^\. \. (exported|imported) "([^"]+)"\."([^"]+)"(?::"[^"]+")?(?:\s.*?)?\s(\d+) rows\b'
 )
+#: Console output wraps at 80 columns on Windows (the rest of a line continues on the next).
+_WRAP = 80
 TABLE_EXISTS_ACTIONS = ("SKIP", "APPEND", "TRUNCATE", "REPLACE")
+
+#: ORA- messages that Oracle documents as warnings and that appear in jobs ending
+#: "successfully completed" (exit code 0): reported, never fatal. Sources: tests/data/datapump/
+#: WARNINGS.md (Oracle Utilities 12.1, ENCRYPTION_PASSWORD: "a warning is issued"; the message
+#: text of ORA-39396 itself says "Warning").
+WARNINGS = {
+    "ORA-39173": "data terenkripsi tersimpan tanpa enkripsi di berkas dump",
+    "ORA-39396": "data terenkripsi diekspor transportable tanpa kata sandi",
+}
+#: What an import into existing tables reports for every table it finds there (with
+#: TABLE_EXISTS_ACTION=TRUNCATE/APPEND the data is loaded all the same): Oracle counts these
+#: lines, so the job "completed with N error(s)" (exit 5) although nothing went wrong. The row
+#: counts compared with the manifest decide such an import.
+EXISTING_OBJECTS = {
+    "ORA-31684": "objek sudah ada",
+    "ORA-39111": "objek turunan dilewati karena objek dasarnya sudah ada",
+    "ORA-39151": "tabel sudah ada, dilewati (SKIP)",
+    "ORA-39152": "tabel sudah ada, data ditambahkan (APPEND)",
+    "ORA-39153": "tabel sudah ada dan dikosongkan, data dimuat (TRUNCATE)",
+}
+#: Verdicts, from the job's last line (Oracle's own count, never a count of ORA- lines).
+SUCCESS, WITH_ERRORS, FATAL, NOT_STARTED = (
+    "success",
+    "completed_with_errors",
+    "fatal",
+    "not_started",
+)
 
 
 class DataPumpError(PiakError):
@@ -38,15 +73,39 @@ class DataPumpError(PiakError):
 
 @dataclass
 class DataPumpResult:
+    """What a Data Pump log says: the verdict of its job line, Oracle's error count, the error
+    and warning lines, the dump file set and the rows per table."""
+
     exit_code: int
-    completed: bool
-    error_count: int
+    verdict: str
+    error_count: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     dump_files: list[str] = field(default_factory=list)
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    log_found: bool = True
+
+    @property
+    def completed(self) -> bool:
+        return self.verdict == SUCCESS
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and self.completed and not self.errors
+        """Exit code 0 (EX_SUCC), the job "successfully completed", and no ORA- line other than
+        a documented warning."""
+        return self.exit_code == 0 and self.completed and not self.errors and self.log_found
+
+    @property
+    def only_existing_objects(self) -> bool:
+        """Completed with errors (exit 5) that are all "already exists" reports of an import
+        into existing tables (:data:`EXISTING_OBJECTS`)."""
+        codes = {_code(line) for line in self.errors}
+        return (
+            self.exit_code == 5
+            and self.verdict == WITH_ERRORS
+            and bool(codes)
+            and codes <= set(EXISTING_OBJECTS)
+        )
 
     def failure_message(self, what: str = "expdp") -> str | None:
         """Why the job failed (with the log lines that say so), or None when it succeeded."""
@@ -54,10 +113,18 @@ class DataPumpResult:
             return None
         code = f"kode keluar {self.exit_code}" if self.exit_code >= 0 else "terhenti tanpa kode"
         reasons = [code]
-        if self.error_count:
+        if not self.log_found:
+            reasons.append("log Data Pump tidak ditemukan")
+        if self.verdict == WITH_ERRORS:
             reasons.append(f"selesai dengan {self.error_count} galat")
-        if not self.completed and not self.error_count:
-            reasons.append("baris 'successfully completed' tidak ada di log")
+        elif self.verdict == FATAL:
+            reasons.append("job berhenti karena galat fatal")
+        elif self.verdict == NOT_STARTED:
+            reasons.append("job tidak berjalan sampai selesai (baris akhir 'Job ...' tidak ada)")
+        elif self.errors:
+            reasons.append("baris ORA- yang bukan peringatan terdokumentasi")
+        elif self.exit_code != 0:
+            reasons.append("kode keluar tidak cocok dengan log yang berhasil")
         detail = "\n".join(self.errors[:20])
         return f"{what} gagal ({', '.join(reasons)})" + (f":\n{detail}" if detail else "")
 
@@ -67,32 +134,88 @@ class DataPumpResult:
             raise DataPumpError(message)
 
 
+def log_lines(text: str) -> list[str]:
+    """The log's lines as Data Pump means them: CRLF, LOGTIME timestamps, ``;;;`` markers,
+    worker prefixes, blank double spacing and 80-column console wrapping removed."""
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        line = _LOGTIME.sub("", line, count=1)
+        if line.startswith(";;;"):
+            line = line[3:].lstrip()
+        line = _WORKER.sub("", line, count=1)
+        if not line.strip():
+            continue
+        if lines and len(lines[-1]) == _WRAP and not _starts_record(line):
+            lines[-1] += line
+            continue
+        lines.append(line)
+    return lines
+
+
+def _starts_record(line: str) -> bool:
+    return bool(
+        line.startswith((". .", "Job ", "Processing ", "Starting ", "Master table ", "  ", "*"))
+        or _ERROR_LINE.match(line)
+    )
+
+
 def error_lines(text: str) -> list[str]:
     """The ORA-/UDE-/UDI-/LRM-/KUP- lines of a log or of the tool's own output."""
-    return [m.group(1).strip() for m in _ERROR_LINE.finditer(text)]
+    found = (_ERROR_LINE.match(line) for line in log_lines(text))
+    return [m.group(1).strip() for m in found if m]
 
 
 def parse_log(text: str | None, exit_code: int, output: str = "") -> DataPumpResult:
-    """Read an expdp/impdp log. ``text`` None means the log could not be fetched; then the
-    error lines of the tool's own ``output`` (a client error never reaches the log) are kept."""
-    if text is None:
-        errors = ["log Data Pump tidak ditemukan", *error_lines(output)]
-        return DataPumpResult(exit_code, False, 0, errors)
-    errors = error_lines(text)
-    with_errors = _COMPLETED_WITH_ERRORS.search(text)
-    stopped = _STOPPED.search(text)
-    if stopped:
-        errors.append(stopped.group(0).strip())
-    dump_files: list[str] = []
-    for block in _DUMP_SET.finditer(text):
-        dump_files += [line.strip() for line in block.group(1).splitlines() if line.strip()]
-    return DataPumpResult(
-        exit_code=exit_code,
-        completed=bool(_COMPLETED.search(text)),
-        error_count=int(with_errors.group(1)) if with_errors else len(errors),
-        errors=errors,
-        dump_files=dump_files,
-    )
+    """Read an expdp/impdp log, 10g to 23ai. ``text`` None means the log could not be fetched:
+    then the tool's own ``output`` (where a job that never started says why) is read instead."""
+    found = text is not None
+    lines = log_lines(text if found else output)
+    result = DataPumpResult(exit_code, NOT_STARTED, log_found=found)
+    started = False
+    for index, line in enumerate(lines):
+        if line.startswith("Starting "):
+            started = True
+        if _DUMP_SET.match(line):
+            result.dump_files += _dump_block(lines[index + 1 :])
+        ended = _JOB_END.match(line)
+        if ended:
+            result.verdict, result.error_count = _verdict(ended.group(1))
+        rows = _TABLE_ROWS.match(line)
+        if rows:
+            verb, schema, table, count = rows.groups()
+            per = result.rows.setdefault(verb, {})
+            per[f"{schema}.{table}"] = per.get(f"{schema}.{table}", 0) + int(count)
+    if result.verdict == NOT_STARTED and started:
+        result.verdict = FATAL  # started, never ended: stopped before it could say so
+    for message in (m.group(1).strip() for m in map(_ERROR_LINE.match, lines) if m):
+        (result.warnings if _code(message) in WARNINGS else result.errors).append(message)
+    if not found:
+        result.errors.insert(0, "log Data Pump tidak ditemukan")
+    return result
+
+
+def _code(line: str) -> str | None:
+    found = _CODE.match(line)
+    return found.group(1) if found else None
+
+
+def _verdict(ending: str) -> tuple[str, int]:
+    errors = _WITH_ERRORS.search(ending)
+    if errors:
+        return WITH_ERRORS, int(errors.group(1) or errors.group(2))
+    if "successfully completed" in ending or "erfolgreich" in ending:
+        return SUCCESS, 0
+    return FATAL, 0  # "stopped due to fatal error", "stopped by user request", ...
+
+
+def _dump_block(following: list[str]) -> list[str]:
+    files = []
+    for line in following:
+        if not line.startswith((" ", "\t")):
+            break
+        files.append(line.strip())
+    return files
 
 
 def identifier(value: str, what: str) -> str:
@@ -118,6 +241,8 @@ def export_parfile(
     full: bool = False,
     filesize: str = "4G",
     checksum: bool = False,
+    logtime: str = "none",
+    metrics: bool = False,
 ) -> str:
     """The expdp parameter file. ``userid`` is ``user/password@service`` or None for OS auth."""
     if bool(schemas) == bool(full):
@@ -136,18 +261,17 @@ def export_parfile(
         lines.append("SCHEMAS=" + ",".join(identifier(s, "SCHEMAS") for s in schemas or []))
     if checksum:
         lines.append("CHECKSUM=YES")
+    if logtime != "none":
+        lines.append(f"LOGTIME={logtime.upper()}")
+    if metrics:
+        lines.append("METRICS=YES")
     return "\n".join(lines) + "\n"
 
 
 def table_rows(log_text: str, verb: str = "imported") -> dict[str, int]:
     """``SCHEMA.TABLE -> rows`` from the ``. . exported`` / ``. . imported`` lines of a log;
     the partitions of a partitioned table are added up."""
-    counts: dict[str, int] = {}
-    for found, schema, table, rows in _TABLE_ROWS.findall(log_text):
-        if found == verb:
-            key = f"{schema}.{table}"
-            counts[key] = counts.get(key, 0) + int(rows)
-    return counts
+    return parse_log(log_text, 0).rows.get(verb, {})
 
 
 def table_name(value: str, what: str = "TABLES") -> str:
@@ -166,6 +290,31 @@ def exists_action(value: str, what: str = "TABLE_EXISTS_ACTION") -> str:
             f"{what}: {value!r} bukan salah satu dari {', '.join(TABLE_EXISTS_ACTIONS)}"
         )
     return action
+
+
+_CONNECT = re.compile(r"^[A-Za-z0-9_.:/\[\]-]{1,255}$")
+
+
+def userid(login: Any, password: Any, connect: str, *, where: str = "Connection") -> str:
+    """The USERID value ``user/"password"@connect`` of a parameter file.
+
+    The password is quoted, so ``@``, ``/``, ``,``, spaces and the other printable characters
+    are part of it and nothing else; Oracle itself forbids the double quotation mark in a
+    password (OCI-28212), and a control character would break the file's line: both are
+    refused here, naming the Connection (never the password)."""
+    user = identifier(login, f"{where}: login")
+    if not isinstance(password, str) or not password:
+        raise PiakError(f"{where}: password kosong")
+    if '"' in password:
+        raise PiakError(
+            f"{where}: password berisi tanda petik ganda (\"), yang tidak diizinkan Oracle "
+            "dalam password (OCI-28212); ganti password pengguna backup"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in password):
+        raise PiakError(f"{where}: password berisi karakter kendali (baris baru, tab, ...)")
+    if connect and not _CONNECT.match(connect):
+        raise PiakError(f"{where}: host/service tidak sah: {connect!r}")
+    return f'{user}/"{password}"' + (f"@{connect}" if connect else "")
 
 
 def _userid_lines(userid: str | None) -> list[str]:

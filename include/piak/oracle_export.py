@@ -58,7 +58,7 @@ def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Pa
     started = datetime.now(UTC)
     dumpfile, logfile = f"{set_name}_%U.dmp", f"{set_name}.log"
     parfile = posixpath.join(oracle.server_dir, f".{set_name}.par")
-    userid, secret = oracle_ssh.login(oracle.db_conn_id)
+    userid, secret = oracle_ssh.login(oracle)
     text = datapump.export_parfile(
         userid=userid,
         directory=oracle.directory,
@@ -68,6 +68,8 @@ def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Pa
         full=oracle.full,
         filesize=oracle.filesize,
         checksum=oracle.checksum,
+        logtime=oracle.logtime,
+        metrics=oracle.metrics,
     )
     _remove_old(sftp, oracle.server_dir, set_name)
     with oracle_ssh.parameter_file(sftp, parfile, text):
@@ -75,6 +77,8 @@ def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Pa
     log_text = oracle_ssh.read_text(sftp, posixpath.join(oracle.server_dir, logfile))
     result = datapump.parse_log(log_text, exit_code, oracle_ssh.scrub(output, secret))
     result.raise_for_failure("expdp")
+    for line in result.warnings:
+        log.warning("expdp berhasil dengan peringatan: %s", line)
     if not result.dump_files:
         raise PiakError("expdp: log tidak menyebut berkas dump (Dump file set ... is:)")
     work = backupset.start_set(config.backup_dir, set_name)
@@ -95,6 +99,7 @@ def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Pa
             files=backupset.describe_files(work, [*names, logfile]),
             schemas=list(oracle.schemas) or ["FULL"],
             row_counts=row_counts(log_text),
+            extra={"datapump_warnings": result.warnings} if result.warnings else {},
         )
         folder = backupset.finish_set(work, manifest)
     except BaseException:

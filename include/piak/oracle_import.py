@@ -152,7 +152,7 @@ def _job(
     schemas = _source_schemas(manifest, chosen)
     remap, action = _target_options(oracle, mode, schemas)
     token, job_name = _names(run_key, mode)
-    userid, secret = oracle_ssh.login(oracle.db_conn_id)
+    userid, secret = oracle_ssh.login(oracle)
     text = datapump.import_parfile(
         userid=userid,
         directory=oracle.directory,
@@ -267,7 +267,11 @@ def _execute(client: Any, sftp: Any, job: _Job, evidence_dir: Path) -> str:
     log_text = None if log_text is None else oracle_ssh.scrub(log_text, job.secret)
     kept = log_text if log_text is not None else f"# log impdp tidak ada; keluaran:\n{output}"
     write_text_atomic(_evidence_log(evidence_dir, job), kept)
-    message = datapump.parse_log(log_text, code, output).failure_message("impdp")
+    result = datapump.parse_log(log_text, code, output)
+    message = result.failure_message("impdp")
+    if job.action and result.only_existing_objects:  # tables were there: rows decide
+        log.warning("impdp melaporkan tabel yang sudah ada:\n%s", "\n".join(result.errors[:20]))
+        message = None
     if stopped:  # the log so far may say why it was slow
         message = "\n".join([stopped, *datapump.error_lines(log_text or "")])
     if message:

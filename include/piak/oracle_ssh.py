@@ -19,7 +19,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from piak import backupset
+from piak import backupset, datapump
 from piak.backup_config import OracleConfig
 from piak.errors import PiakError
 
@@ -42,18 +42,26 @@ def connect(oracle: OracleConfig, ssh_client: Any = None) -> Any:
     return SSHHook(ssh_conn_id=oracle.ssh_conn_id).get_conn()
 
 
-def login(conn_id: str | None) -> tuple[str, str | None]:
-    """``(USERID, password)`` of the Airflow Connection ``conn_id`` (OS authentication when
-    None). The password is returned only so it can be kept out of every text we show."""
-    if not conn_id:
-        return '"/ as sysdba"', None
+def login(oracle: OracleConfig) -> tuple[str, str | None]:
+    """``(USERID value, password)`` for Data Pump, by ``oracle.auth`` - never SYSDBA:
+
+    * ``connection``: the dedicated backup user of the Airflow Connection ``db_conn_id``
+      (``user/"password"@host:port/service``);
+    * ``wallet``: ``/@alias``, the secure external password store on the database server;
+    * ``os``: ``/``, an OS-authenticated account of the server's OS user.
+
+    The password is returned only so it can be kept out of every text we show."""
+    if oracle.auth == "wallet":
+        return f"/@{oracle.wallet_alias}", None
+    if oracle.auth == "os":
+        return "/", None
     from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(conn_id)
+    conn = BaseHook.get_connection(oracle.db_conn_id)
     service = conn.schema or (conn.extra_dejson or {}).get("service_name") or ""
-    host = f"{conn.host}:{conn.port or 1521}/{service}" if conn.host else service
-    userid = f"{conn.login}/{conn.password}@{host}" if host else f"{conn.login}/{conn.password}"
-    return userid, conn.password or None
+    connect = f"{conn.host}:{conn.port or 1521}/{service}" if conn.host else service
+    where = f"Connection {oracle.db_conn_id}"
+    return datapump.userid(conn.login, conn.password, connect, where=where), conn.password
 
 
 def scrub(text: str, secret: str | None) -> str:
