@@ -49,16 +49,14 @@ def check_login(params, banner_log, write):
             {"user": user, "connect": connect, "sysdba": sysdba, "os_or_wallet": not user}, handle
         )
     if os.path.exists(".standin_password") and user:
-        expected = open(".standin_password", encoding="utf-8").read()
+        with open(".standin_password", encoding="utf-8") as handle:
+            expected = handle.read()
         if password != expected:
-            write(
-                banner_log[:1]
-                + [
-                    "",
-                    "UDE-01017: operation generated ORACLE error 1017",
-                    "ORA-01017: invalid username/password; logon denied",
-                ]
-            )
+            refused = [
+                "UDE-01017: operation generated ORACLE error 1017",
+                "ORA-01017: invalid username/password; logon denied",
+            ]
+            write([*banner_log[:1], "", *refused])
             sys.exit(1)
     return (user or "SYS").upper()
 
