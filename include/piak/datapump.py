@@ -307,7 +307,7 @@ def userid(login: Any, password: Any, connect: str, *, where: str = "Connection"
         raise PiakError(f"{where}: password kosong")
     if '"' in password:
         raise PiakError(
-            f"{where}: password berisi tanda petik ganda (\"), yang tidak diizinkan Oracle "
+            f'{where}: password berisi tanda petik ganda ("), yang tidak diizinkan Oracle '
             "dalam password (OCI-28212); ganti password pengguna backup"
         )
     if any(ord(c) < 32 or ord(c) == 127 for c in password):
