@@ -1,21 +1,16 @@
-"""Airflow DAG of SOP Prosedur Backup database: nightly backup, verified offsite copy, hand-over."""
+"""Airflow DAG of SOP Prosedur Backup database, steps 1-5: the nightly backup and its verified
+offsite copy. The hand-over (steps 6-8) waits in its own run (``backup_handover``), so a night
+nobody signs never stops the next night's backup; ``backup_freshness`` alerts when the newest
+verified set gets old."""
 
 from __future__ import annotations
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
 from piak import backup_config, notify
 from piak.dagkit import sop_dag, wait, work
-from piak.signoff import approval
 
 SOP = "backup_database"
-SET_FACTS = (
-    "{% set s = ti.xcom_pull(task_ids='place_backup_set') %}"
-    "Set **{{ s['set'] }}**, {{ s['size'] }} byte\n\n"
-    "{% for f in s['files'] %}- `{{ f['name'] }}` {{ f['size'] }} byte, "
-    "SHA-256 `{{ f['sha256'] }}`\n{% endfor %}\n"
-    "Salinan: {{ ti.xcom_pull(task_ids='copy_to_offsite')['output_ref'] }}\n\n"
-    "Periksa salinan dengan `python -m piak verify-backup <folder set>`."
-)
-
 CONFIG = backup_config.load()
 
 with sop_dag(
@@ -35,26 +30,19 @@ with sop_dag(
     place = work(SOP, (3, 4), task_id="place_backup_set", run="piak.backup:place")
     # 5 Administrator: copy to the external disk / NAS / SFTP and verify the copy
     copy = work(SOP, 5, task_id="copy_to_offsite", run="piak.backup:copy_offsite")
-    # 6 Kasi receives the copy; 7 Kabid receives it from the Kasi (a rejection fails the run)
-    receive_kasi = approval(
-        SOP, 6, task_id="receive_copy_kasi", show=SET_FACTS, fail_on_reject=True
+    # Retention once the copies are verified (an event of step 5 in the agenda)
+    retention = work(
+        SOP, 5, task_id="apply_retention", run="piak.backup:apply_retention", agenda_event="retensi"
     )
-    receive_kabid = approval(
-        SOP, 7, task_id="receive_copy_kabid", show=SET_FACTS, fail_on_reject=True
+    # 6-8 in their own run: the Kasi and the Kabid receive the copy (DAG backup_handover)
+    request_handover = TriggerDagRunOperator(
+        task_id="request_handover",
+        trigger_dag_id="backup_handover",
+        trigger_run_id="handover__{{ ti.xcom_pull(task_ids='place_backup_set')['set'] }}",
+        conf={"set_name": "{{ ti.xcom_pull(task_ids='place_backup_set')['set'] }}"},
+        logical_date=None,
+        skip_when_already_exists=True,
+        doc_md="Membuka serah terima set malam ini (langkah 6-8) di DAG `backup_handover`.",
     )
-    # Retention after a fully successful run only
-    retention = work(SOP, 8, task_id="apply_retention", run="piak.backup:apply_retention")
-    # 8 Kabid: the hand-over in the agenda
-    record = work(SOP, 8, task_id="record_handover", run="piak.backup:summarize")
 
-    (
-        idle
-        >> prepare
-        >> export
-        >> place
-        >> copy
-        >> receive_kasi
-        >> receive_kabid
-        >> retention
-        >> record
-    )
+    idle >> prepare >> export >> place >> copy >> retention >> request_handover

@@ -34,8 +34,12 @@ def embedded_home(
 
 
 def night(day: int) -> dict:
-    """The task context of the nightly run of 2026-11-<day> 23:00 WIB."""
-    return {"logical_date": datetime(2026, 11, day, 23, 0, tzinfo=WIB)}
+    """The task context of the nightly run of 2026-11-<day> 23:00 WIB (and of the hand-over run
+    it starts, whose form names that night's set)."""
+    return {
+        "logical_date": datetime(2026, 11, day, 23, 0, tzinfo=WIB),
+        "params": {"set_name": f"siak_202611{day:02d}T2300"},
+    }
 
 
 def back_up(day: int) -> None:

@@ -18,10 +18,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from backup_helpers import embedded_home, night
 
-from piak import backup, backupset, offsite
+from piak import backup, backupset, catalogue, offsite
 
 WIB = ZoneInfo("Asia/Jakarta")
-STEPS = ("prepare", "export", "place", "copy_offsite", "apply_retention", "summarize")
+STEPS = (
+    "prepare",
+    "export",
+    "place",
+    "copy_offsite",
+    "apply_retention",
+    "handover_evidence",
+    "record_handover",
+)
 
 #: (step, "module:attribute" to die at, which call) - each a point in the middle of a step.
 KILL_POINTS = [
@@ -29,12 +37,13 @@ KILL_POINTS = [
     ("export", "piak.sqlite_backup:row_counts", 1),  # database copied into the partial folder
     ("export", "piak.backupset:finish_set", 1),  # database complete, no manifest yet
     ("export", "os:replace", 2),  # manifest written, folder not yet renamed into place
-    ("place", "piak.backup:update_catalogue", 1),
+    ("place", "piak.catalogue:update", 1),
     ("copy_offsite", "piak.offsite:LocalTarget.settle", 1),  # data file written, not verified
     ("copy_offsite", "piak.offsite:_check_same", 1),  # data verified, manifest not yet
     ("apply_retention", "shutil:rmtree", 1),  # before the old set leaves the flash disk
     ("apply_retention", "shutil:rmtree", 2),  # gone from the flash disk, not from the server
-    ("summarize", "piak.backupset:load_manifest", 1),
+    ("handover_evidence", "piak.offsite:verify_copy", 1),
+    ("record_handover", "piak.catalogue:update", 1),
 ]
 
 
@@ -133,5 +142,5 @@ def test_a_night_killed_mid_step_is_completed_by_a_rerun(home, step, point, call
     leftovers = [p.name for p in (home / "backups").iterdir() if p.name.endswith(".partial")]
     leftovers += [p.name for p in (home / "media").rglob("*") if p.name.endswith(".partial")]
     assert leftovers == []
-    entry = backup.read_catalogue(home / "backups", "siak_20261112T2300")
+    entry = catalogue.read(home / "backups", "siak_20261112T2300")
     assert set(entry["verified_targets"]) == {"flashdisk"}

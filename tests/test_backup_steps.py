@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from backup_helpers import embedded_home, night
 
-from piak import backup, backupset
+from piak import backup, backupset, catalogue
 from piak.errors import PiakError
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -28,7 +28,8 @@ def nightly(day: int) -> str:
     for step in (backup.prepare, backup.export, backup.place, backup.copy_offsite):
         step(ctx)
     backup.apply_retention(ctx)
-    return backup.summarize(ctx)["output_ref"]
+    backup.handover_evidence(ctx)
+    return backup.record_handover(ctx)["output_ref"]
 
 
 def test_a_night_produces_a_verified_set_on_server_and_flash_disk(home):
@@ -36,7 +37,7 @@ def test_a_night_produces_a_verified_set_on_server_and_flash_disk(home):
     assert name == "siak_20261120T2300"
     assert backupset.verify_set(home / "backups" / name).ok
     assert backupset.verify_set(home / "media" / "flashdisk" / "piak" / name).ok
-    assert backup.read_catalogue(home / "backups", name)["verified_targets"].keys() == {"flashdisk"}
+    assert catalogue.read(home / "backups", name)["verified_targets"].keys() == {"flashdisk"}
 
 
 def test_a_rerun_of_the_same_date_makes_nothing_twice(home):
@@ -104,3 +105,47 @@ def test_the_failure_notifier_is_configuration(home, monkeypatch):
         backup_config.load()
     with pytest.raises(TypeError, match="not an Airflow BaseNotifier"):
         notify.build("piak.errors:PiakError")
+
+
+def test_the_freshness_check_alerts_when_the_newest_verified_set_gets_old(home):
+    from datetime import UTC, datetime, timedelta
+
+    from piak import backup_config
+
+    with pytest.raises(PiakError, match="BASI: belum ada set cadangan terverifikasi"):
+        backup.check_freshness({})
+    name = nightly(20)
+    status = backup.check_freshness({})
+    assert status["set"] == name and not status["stale"] and status["max_age_hours"] == 26
+    old = (datetime.now(UTC) - timedelta(hours=27)).isoformat()
+    catalogue.update(home / "backups", name, exported_at=old)
+    with pytest.raises(PiakError, match=f"BASI: set terverifikasi terbaru {name} berumur 27"):
+        backup.check_freshness({})
+    config = backup_config.load()
+    assert catalogue.freshness(config)["stale"]
+    # a set that never reached the flash disk does not count as a verified backup
+    ctx = context(21)
+    for step in (backup.prepare, backup.export, backup.place):
+        step(ctx)
+    assert catalogue.freshness(config)["set"] == name
+
+
+def test_the_hand_over_rechecks_every_copy_against_the_server_manifest(home):
+    import sqlite3
+
+    name = nightly(20)
+    ctx = context(20)
+    evidence = backup.handover_evidence(ctx)
+    assert evidence["set"] == name and evidence["rows"] > 0
+    assert [t["name"] for t in evidence["targets"]] == ["flashdisk"]
+    assert all(len(f["sha256"]) == 64 for f in evidence["files"])
+    copy = home / "media" / "flashdisk" / "piak" / name / "database.sqlite3"
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DELETE FROM BIODATA_WNI WHERE rowid = 1")
+    with pytest.raises(PiakError, match=r"flashdisk: .*database\.sqlite3 rusak"):
+        backup.handover_evidence(ctx)
+    bad = {**ctx, "params": {"set_name": "../../etc"}}
+    from piak.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="set_name"):
+        backup.handover_evidence(bad)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from backup_helpers import back_up, embedded_home
 
-from piak import backup, backupset, recovery
+from piak import backupset, catalogue, recovery
 from piak.errors import InvalidRequest, PiakError
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -247,7 +247,7 @@ def test_validation_fails_when_the_restored_rows_differ(home):
 def test_the_drill_restores_the_newest_verified_set_and_marks_it_restore_tested(home):
     backup_night(21)
     backup_night(22)
-    (home / "backups" / backup.CATALOGUE / "siak_20261122T2300.json").write_text(
+    (home / "backups" / catalogue.FOLDER / "siak_20261122T2300.json").write_text(
         json.dumps({"set": "siak_20261122T2300", "verified_targets": {}})
     )  # the newest set's offsite copy is not verified: the drill takes the one before
     ctx = {"logical_date": datetime(2026, 11, 22, 2, 0, tzinfo=WIB), "params": {}}
@@ -255,7 +255,7 @@ def test_the_drill_restores_the_newest_verified_set_and_marks_it_restore_tested(
     assert result["output_ref"] == "siak_20261121T2300"
     for step in ("verify", "dry_run", "import_set", "validate", "mark_restore_tested"):
         getattr(recovery, step)(ctx)
-    entry = backup.read_catalogue(home / "backups", "siak_20261121T2300")
+    entry = catalogue.read(home / "backups", "siak_20261121T2300")
     assert entry["restore_tested_at"]
 
     listing = subprocess.run(
@@ -265,7 +265,10 @@ def test_the_drill_restores_the_newest_verified_set_and_marks_it_restore_tested(
         env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
         check=True,
     )
-    rows = {row["set"]: row for row in json.loads(listing.stdout)}
+    listed = json.loads(listing.stdout)
+    rows = {row["set"]: row for row in listed["sets"]}
+    assert listed["freshness"]["set"] == "siak_20261121T2300"
+    assert listed["freshness"]["stale"] is False  # exported minutes ago (by this test)
     assert rows["siak_20261121T2300"]["restore_tested_at"] == entry["restore_tested_at"]
     assert rows["siak_20261121T2300"]["copies"] == ["server", "flashdisk"]
     assert rows["siak_20261120T2300"]["restore_tested_at"] is None
@@ -278,6 +281,7 @@ def test_the_drill_restores_the_newest_verified_set_and_marks_it_restore_tested(
         check=True,
     ).stdout
     assert "siak_20261121T2300" in table and "Uji pulih" in table
+    assert "Terbaru: siak_20261121T2300" in table
 
 
 def test_the_restore_command_verifies_first_and_restores_by_hand(home):

@@ -1,17 +1,16 @@
-"""The role-to-users mapping and the per-step sign-off timeouts (configuration files)."""
+"""The role-to-users mapping (configuration file)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from piak import roles, timeouts
-from piak.errors import PiakError, RoleConfigError
+from piak import roles
+from piak.errors import RoleConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,28 +82,3 @@ def test_roles_cli_lists_each_role_with_its_users():
     lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
     assert set(lines) == set(roles.ROLES)
     assert lines["kasi"].strip() == "kasi"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("30m", timedelta(minutes=30)), ("8h", timedelta(hours=8)), (" 2d ", timedelta(days=2))],
-)
-def test_durations(text, expected):
-    assert timeouts.parse_duration(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "0h", "2 jam", "1w", "-1d"])
-def test_bad_durations_are_refused(text):
-    with pytest.raises(PiakError, match="durasi tidak sah"):
-        timeouts.parse_duration(text)
-
-
-def test_response_timeout_per_step_from_configuration(tmp_path, monkeypatch):
-    path = write(tmp_path / "signoffs.yaml", "response_timeouts:\n  helpdesk:\n    3: 4h\n")
-    monkeypatch.setenv("PIAK_SIGNOFFS_FILE", str(path))
-    assert timeouts.response_timeout("helpdesk", 3) == timedelta(hours=4)
-    assert timeouts.response_timeout("helpdesk", 2) is None
-    write(path, "response_timeouts:\n  helpdesk:\n    3: lama\n")
-    os.utime(path, ns=(1, path.stat().st_mtime_ns + 1_000_000))
-    with pytest.raises(PiakError, match=r"response_timeouts\.helpdesk\.3"):
-        timeouts.response_timeout("helpdesk", 3)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -70,20 +69,6 @@ def test_entry_form_has_the_fields_and_the_note():
     assert op.assigned_users == [{"id": "jfu", "name": "JFU Bidang PIAK"}]
     with pytest.raises(ValueError, match="built-in note"):
         signoff.entry("helpdesk", 1, task_id="x", fields={"catatan": Param("")})
-
-
-def test_response_timeout_comes_from_configuration(tmp_path, monkeypatch):
-    from piak import signoff
-
-    config = tmp_path / "signoffs.yaml"
-    config.write_text("response_timeouts:\n  backup_database:\n    7: 2d\n")
-    monkeypatch.setenv("PIAK_SIGNOFFS_FILE", str(config))
-    assert signoff.approval("backup_database", 7, task_id="a").response_timeout == timedelta(days=2)
-    assert signoff.approval("backup_database", 6, task_id="b").response_timeout is None
-    explicit = signoff.approval(
-        "backup_database", 7, task_id="c", response_timeout=timedelta(hours=1)
-    )
-    assert explicit.response_timeout == timedelta(hours=1)
 
 
 def test_registry_text_is_never_read_as_a_template():

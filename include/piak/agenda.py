@@ -32,7 +32,11 @@ OUTCOMES: dict[str, str] = {
     "failed": "gagal",
     "returned": "dikembalikan",
     "skipped": "dilewati",
+    "reminded": "pengingat",
+    "escalated": "dieskalasi",
 }
+#: Entries that are events around a step, not the step itself: never measured (Mutu Baku).
+EVENTS = ("failed", "reminded", "escalated")
 WIB = ZoneInfo(settings.TIMEZONE)
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 #: Longest value each bounded text column takes (PostgreSQL refuses longer ones).
@@ -263,7 +267,7 @@ def standard_time_report(month: str, url: str | None = None) -> list[dict[str, A
 
     groups: dict[tuple[str, int], list[AgendaEntry]] = {}
     for e in entries(month=month, url=url):
-        if e.duration_minutes is not None and e.outcome != "failed":
+        if e.duration_minutes is not None and e.outcome not in EVENTS:
             groups.setdefault((e.sop_code, e.step_number), []).append(e)
     report = []
     for (sop_code, step), items in sorted(groups.items()):

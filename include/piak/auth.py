@@ -4,7 +4,8 @@ The compose stack (and ``tests/distributed``) runs Airflow with
 ``AIRFLOW__CORE__AUTH_MANAGER=piak.auth.PiakFabAuthManager``. Its only change to the FAB auth
 manager: a sign-off is matched on the user's *login*, because ``config/roles.yaml`` names users
 by login while FAB's user id is a database number. The embedded default keeps the simple auth
-manager, whose user id is the login already.
+manager (``piak.auth_simple``), whose user id is the login already. Both apply the same rule of
+who may answer a sign-off: :mod:`piak.approvers`.
 
 ``sync_users`` (``python -m piak.deploy users``, run by compose's init service) creates
 ``admin`` and every user of ``config/roles.yaml`` that does not exist yet, with the password
@@ -33,8 +34,11 @@ class PiakFabAuthManager(FabAuthManager):
     """The FAB auth manager; a sign-off's assigned users are matched on the login."""
 
     def is_authorized_hitl_task(self, *, assigned_users: set[str], user: Any) -> bool:
-        """Only the users named (by login) in the step's role may answer its sign-off."""
-        return user.get_name() in assigned_users
+        """Only the users named (by login) for the sign-off may answer it, an escalation's
+        users from its moment on (:mod:`piak.approvers`)."""
+        from piak.approvers import may_answer
+
+        return may_answer(assigned_users, user.get_name())
 
 
 def wanted_users(roles_path: Path | None = None) -> list[dict[str, str]]:

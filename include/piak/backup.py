@@ -7,46 +7,18 @@ failed run.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from piak import backup_config, backupset, offsite, sqlite_backup
-from piak.errors import PiakError
-from piak.files import write_text_atomic
+from piak import backup_config, backupset, catalogue, offsite, sqlite_backup
+from piak.errors import InvalidRequest, PiakError
 from piak.steps import run_date
 
 log = logging.getLogger(__name__)
-CATALOGUE = ".catalogue"
 SPACE_MARGIN = 1.1
-
-
-# -- catalogue: what is known about each set beyond its manifest ---------------------------
-
-
-def catalogue_path(backup_dir: Path, set_name: str) -> Path:
-    return backup_dir / CATALOGUE / f"{set_name}.json"
-
-
-def read_catalogue(backup_dir: Path, set_name: str) -> dict[str, Any]:
-    path = catalogue_path(backup_dir, set_name)
-    if not path.exists():
-        return {"set": set_name, "verified_targets": {}, "restore_tested_at": None}
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def update_catalogue(backup_dir: Path, set_name: str, **changes: Any) -> dict[str, Any]:
-    entry = read_catalogue(backup_dir, set_name)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(entry.get(key), dict):
-            entry[key].update(value)
-        else:
-            entry[key] = value
-    write_text_atomic(catalogue_path(backup_dir, set_name), json.dumps(entry, indent=2))
-    return entry
 
 
 # -- targets -------------------------------------------------------------------------------
@@ -150,7 +122,7 @@ def place(context: Any) -> dict[str, Any]:
     folder = config.backup_dir / name
     backupset.verify_set(folder).raise_for_problems()
     manifest = backupset.load_manifest(folder)
-    update_catalogue(
+    catalogue.update(
         config.backup_dir,
         name,
         server_verified_at=_now(),
@@ -183,7 +155,7 @@ def copy_offsite(context: Any) -> dict[str, Any]:
             log.error("Salinan ke %s gagal: %s", target.name, exc)
             failed.append(f"{target.name}: {exc}")
             continue
-        update_catalogue(config.backup_dir, name, verified_targets={target.name: _now()})
+        catalogue.update(config.backup_dir, name, verified_targets={target.name: _now()})
         counts = f"{len(report.copied)} disalin, {len(report.skipped)} sudah ada"
         done.append(f"{target.name} ({counts})")
     if failed:
@@ -213,7 +185,7 @@ def apply_retention(context: Any) -> dict[str, Any]:
                 opened.rmtree(name)
                 deleted.append(f"{target.name}:{name}")
         shutil.rmtree(config.backup_dir / name)
-        catalogue_path(config.backup_dir, name).unlink(missing_ok=True)
+        catalogue.forget(config.backup_dir, name)
         deleted.append(f"server:{name}")
     note = ("dihapus: " + ", ".join(deleted)) if deleted else "tidak ada set yang dihapus"
     log.info("Retensi: %s", note)
@@ -229,24 +201,20 @@ def _verified_sets(config: backup_config.BackupConfig) -> list[str]:
             backupset.load_manifest(folder)
         except backupset.ManifestError:
             continue
-        entry = read_catalogue(config.backup_dir, folder.name)
+        entry = catalogue.read(config.backup_dir, folder.name)
         if targets <= set(entry.get("verified_targets", {})):
             names.append(folder.name)
-    return sorted(names, key=_set_time)
-
-
-def _set_time(name: str) -> str:
-    return name.rsplit("_", 1)[1]
+    return sorted(names, key=catalogue.set_time)
 
 
 def keep_by_policy(names: list[str], retention: backup_config.Retention) -> set[str]:
     """Newest set of each of the last N days, W ISO weeks and M months."""
-    ordered = sorted(names, key=_set_time, reverse=True)
+    ordered = sorted(names, key=catalogue.set_time, reverse=True)
 
     def newest_per(key_of, count: int) -> set[str]:
         chosen: dict[str, str] = {}
         for name in ordered:
-            key = key_of(datetime.strptime(_set_time(name), "%Y%m%dT%H%M"))
+            key = key_of(datetime.strptime(catalogue.set_time(name), "%Y%m%dT%H%M"))
             if key not in chosen and len(chosen) < count:
                 chosen[key] = name
         return set(chosen.values())
@@ -258,18 +226,80 @@ def keep_by_policy(names: list[str], retention: backup_config.Retention) -> set[
     )
 
 
-def summarize(context: Any) -> dict[str, Any]:
+def handover_set(context: Any) -> str:
+    """The set a hand-over run is about (its trigger form / the backup run that started it)."""
+    name = (context.get("params") or {}).get("set_name")
+    try:
+        return backupset.validate_set_name(name)
+    except PiakError as exc:
+        raise InvalidRequest(f"set_name: {exc}") from None
+
+
+def handover_evidence(context: Any) -> dict[str, Any]:
+    """Before the hand-over: the set on the server and every offsite copy read again against the
+    server's manifest (every file's SHA-256, the rows recorded from the source). What the Kasi
+    and the Kabid see in their sign-offs is this evidence, not a command to run."""
+    config = backup_config.load()
+    name = handover_set(context)
+    folder = config.backup_dir / name
+    if not folder.is_dir():
+        raise PiakError(f"set {name} tidak ada lagi di server (dihapus retensi?)")
+    check = backupset.verify_set(folder)
+    check.raise_for_problems()
+    manifest = backupset.load_manifest(folder)
+    problems: list[str] = []
+    for target in config.targets:
+        problems += offsite.verify_copy(open_target(target), name, manifest)
+    if problems:
+        raise PiakError(f"salinan set {name} tidak utuh: " + "; ".join(problems))
+    checked_at = _now()
+    catalogue.update(config.backup_dir, name, handover_verified_at=checked_at)
+    rows = sum(manifest.row_counts.values())
+    return {
+        "output_ref": name,
+        "note": f"diverifikasi ulang: server dan {len(config.targets)} salinan cocok; {rows} baris",
+        "set": name,
+        "size": manifest.total_size,
+        "exported_at": manifest.finished_at,
+        "checked_at": checked_at,
+        "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in manifest.files],
+        "tables": len(manifest.row_counts),
+        "rows": rows,
+        "row_counts": dict(sorted(manifest.row_counts.items())),
+        "targets": [{"name": t.name, "path": t.path} for t in config.targets],
+        "warnings": list(manifest.extra.get("datapump_warnings") or []),
+    }
+
+
+def record_handover(context: Any) -> dict[str, Any]:
     """Step 8: the hand-over in the agenda: set, size, checksums, where the copies lie."""
     config = backup_config.load()
-    name = set_name(context, config)
+    name = handover_set(context)
     manifest = backupset.load_manifest(config.backup_dir / name)
-    entry = read_catalogue(config.backup_dir, name)
+    entry = catalogue.update(config.backup_dir, name, handed_over_at=_now())
     sums = ", ".join(f"{f.name} sha256={f.sha256[:16]}…" for f in manifest.files)
     places = ", ".join(sorted(entry.get("verified_targets", {})))
     return {
         "output_ref": name,
         "note": f"{manifest.total_size} byte; {sums}; salinan terverifikasi: {places}",
     }
+
+
+def check_freshness(context: Any) -> dict[str, Any]:
+    """The freshness check: fails (and so alerts through the DAG's notifier) when the newest
+    fully verified set is older than ``freshness.max_age``, whatever stopped the backups."""
+    config = backup_config.load()
+    status = catalogue.freshness(config)
+    limit = f"{status['max_age_hours']:g} jam"
+    if status["set"] is None:
+        raise PiakError(f"BASI: belum ada set cadangan terverifikasi (batas {limit})")
+    if status["stale"]:
+        raise PiakError(
+            f"BASI: set terverifikasi terbaru {status['set']} berumur {status['age_hours']} jam, "
+            f"lebih dari batas {limit}: backup malam tidak berjalan atau tidak lengkap"
+        )
+    log.info("Set terverifikasi terbaru %s berumur %s jam", status["set"], status["age_hours"])
+    return status
 
 
 def _now() -> str:

@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
         "backups", help="list the backup catalogue: sets, sizes, copies, restore-tested"
     )
     backups.add_argument("--json", action="store_true", help="machine-readable output")
+    backups.add_argument(
+        "--check", action="store_true", help="exit 1 when the newest verified set is stale"
+    )
     backups.set_defaults(handler=_run_backups)
 
     roles = sub.add_parser("roles", help="print who holds which office role")
@@ -238,12 +241,14 @@ def _run_standard_time(args: argparse.Namespace) -> int:
 def _run_backups(args: argparse.Namespace) -> int:
     import json
 
-    from piak import backup_config, recovery
+    from piak import backup_config, catalogue
 
-    rows = recovery.catalogue_rows(backup_config.load())
+    config = backup_config.load()
+    rows = catalogue.rows(config)
+    fresh = catalogue.freshness(config)
     if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
+        print(json.dumps({"sets": rows, "freshness": fresh}, indent=2))
+        return 1 if args.check and fresh["stale"] else 0
     if not rows:
         print("Katalog kosong: belum ada set cadangan terverifikasi.")
         return 0
@@ -256,7 +261,13 @@ def _run_backups(args: argparse.Namespace) -> int:
             f"{name:<32} {size:>10}  {', '.join(row['copies']) or '-':<24} "
             f"{'ya' if row['verified'] else 'belum':<13} {tested}"
         )
-    return 0
+    limit = f"batas {fresh['max_age_hours']:g} jam"
+    if fresh["set"] is None:
+        print(f"BASI: belum ada set terverifikasi di server dan semua target ({limit})")
+    else:
+        state = "BASI" if fresh["stale"] else "segar"
+        print(f"Terbaru: {fresh['set']}, umur {fresh['age_hours']} jam ({limit}): {state}")
+    return 1 if args.check and fresh["stale"] else 0
 
 
 def _run_roles(args: argparse.Namespace) -> int:

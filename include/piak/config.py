@@ -8,6 +8,7 @@ and what was expected (``config/backup.yaml: retention.daily: harus bilangan bul
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -33,11 +34,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: Any) -> timedelta:
+    """Parse "30m", "8h" or "2d" into a timedelta; anything else is an error naming the text."""
+    match = _DURATION.match(str(text))
+    if not match or int(match.group(1)) == 0:
+        raise PiakError(f"durasi tidak sah: {text!r} (contoh: 30m, 8h, 2d)")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
 def _duration(value: Any) -> Any:
     if isinstance(value, timedelta):
         return value
-    from piak.timeouts import parse_duration
-
     try:
         return parse_duration(value)
     except PiakError as exc:

@@ -79,7 +79,8 @@ class SopStepOperator(BaseOperator):
     ``run`` is ``"module:function"``; the function takes the task context and returns small
     metadata (a dict; its ``output_ref`` and ``note`` go to the agenda) or None; ``"stop": True``
     ends the procedure there (the following steps are skipped). It must be idempotent: a retry
-    runs it again.
+    runs it again. ``agenda_event`` makes its entry an event beside the step (work around a step
+    - retention, a re-check - that is not the step itself and is not measured as it).
     """
 
     template_fields = ("op_kwargs",)
@@ -91,6 +92,7 @@ class SopStepOperator(BaseOperator):
         step_number: int | tuple[int, ...],
         run: str,
         op_kwargs: Mapping[str, Any] | None = None,
+        agenda_event: str | None = None,
         **kwargs: Any,
     ) -> None:
         sop = registry.get_sop(sop_code)
@@ -102,6 +104,7 @@ class SopStepOperator(BaseOperator):
         #: Every SOP step this task carries out (the agenda records the last).
         self.steps_covered = numbers
         self.run_path = run
+        self.agenda_event = agenda_event
         self.op_kwargs = dict(op_kwargs or {})
         if ":" not in run:
             raise ValueError(f"{self.task_id}: run must be 'module:function', got {run!r}")
@@ -123,6 +126,7 @@ class SopStepOperator(BaseOperator):
                 outcome=result.get("outcome", "done"),
                 output_ref=result.get("output_ref"),
                 note=result.get("note"),
+                event=self.agenda_event,
             )
         if result.get("stop"):  # the procedure ends here (recorded above); the rest is skipped
             from airflow.sdk.exceptions import AirflowSkipException

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 class LogNotifier(BaseNotifier):
-    """Writes ``PERINGATAN: <SOP> gagal ...`` with the task, run and error to the task log."""
+    """Writes ``PERINGATAN: <SOP> gagal ...`` with the task, run and error to the task log; a
+    sign-off's reminder or escalation (``piak_message`` in the context) likewise."""
 
     template_fields = ("title",)
 
@@ -26,6 +27,9 @@ class LogNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         ti = context.get("ti")
+        if context.get("piak_message"):  # a reminder or escalation of a waiting sign-off
+            log.warning("PERINGATAN: %s: %s", self.title, context["piak_message"])
+            return
         log.error(
             "PERINGATAN: %s gagal pada langkah %s (run %s): %s",
             self.title,

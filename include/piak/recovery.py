@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from piak import backup, backup_config, backupset, offsite, sqlite_backup
+from piak import backup, backup_config, backupset, catalogue, offsite, sqlite_backup
 from piak.errors import InvalidRequest, PiakError
 from piak.files import write_text_atomic
 from piak.steps import run_date
@@ -128,9 +128,9 @@ def resolve_tables(wanted: Any, row_counts: dict[str, int]) -> tuple[str, ...]:
 
 def is_catalogued(config: backup_config.BackupConfig, name: str) -> bool:
     """Known to the catalogue as verified on the server or on an offsite target."""
-    if not backup.catalogue_path(config.backup_dir, name).exists():
+    if not catalogue.path(config.backup_dir, name).exists():
         return False
-    entry = backup.read_catalogue(config.backup_dir, name)
+    entry = catalogue.read(config.backup_dir, name)
     return bool(entry.get("server_verified_at") or entry.get("verified_targets"))
 
 
@@ -208,7 +208,7 @@ def prepare(context: Any) -> dict[str, Any]:
 def prepare_drill(context: Any) -> dict[str, Any]:
     """Drill step 1: the newest set verified on the server and on every target, into scratch."""
     config = backup_config.load()
-    name = newest_verified_set(config)
+    name = catalogue.newest_verified_set(config)
     if name is None:
         raise PiakError("belum ada set cadangan terverifikasi untuk diuji pulihkan")
     return _start(context, config, Request(name, "scratch"))
@@ -226,33 +226,6 @@ def _start(context: Any, config: backup_config.BackupConfig, request: Request) -
         f"{sum(manifest.row_counts.get(t, 0) for t in tables)} baris"
     )
     return {"output_ref": request.set_name, "note": note, "target": request.target}
-
-
-def newest_verified_set(config: backup_config.BackupConfig) -> str | None:
-    names = [
-        name
-        for name in catalogued_sets(config)
-        if _fully_verified(config, backup.read_catalogue(config.backup_dir, name))
-        and (config.backup_dir / name).is_dir()
-    ]
-    return max(names, key=_set_time, default=None)
-
-
-def _fully_verified(config: backup_config.BackupConfig, entry: dict[str, Any]) -> bool:
-    targets = {t.name for t in config.targets}
-    return bool(entry.get("server_verified_at")) and targets <= set(entry["verified_targets"])
-
-
-def _set_time(name: str) -> str:
-    return name.rsplit("_", 1)[1]
-
-
-def catalogued_sets(config: backup_config.BackupConfig) -> list[str]:
-    folder = config.backup_dir / backup.CATALOGUE
-    if not folder.is_dir():
-        return []
-    names = [p.stem for p in folder.glob("*.json") if backupset.SET_NAME.match(p.stem)]
-    return sorted(names, key=_set_time)
 
 
 def verify(context: Any) -> dict[str, Any]:
@@ -305,7 +278,7 @@ def _reference_manifest(
     try:
         return backupset.load_manifest(config.backup_dir / name), None
     except backupset.ManifestError:
-        return None, backup.read_catalogue(config.backup_dir, name).get("manifest_sha256")
+        return None, catalogue.read(config.backup_dir, name).get("manifest_sha256")
 
 
 def fetch_copy(target: offsite.Target, name: str, dest: Path) -> Path:
@@ -367,7 +340,7 @@ def safety_export(context: Any) -> dict[str, Any]:
         from piak import oracle_export
 
         made = oracle_export.export(config, name)
-    backup.update_catalogue(config.backup_dir, name, server_verified_at=_now(), safety_for=True)
+    catalogue.update(config.backup_dir, name, server_verified_at=_now(), safety_for=True)
     return {"output_ref": str(made), "note": f"set pengaman {name} dibuat sebelum pemulihan"}
 
 
@@ -447,32 +420,10 @@ def mark_restore_tested(context: Any) -> dict[str, Any]:
     folder = run_dir(context, config)
     request = load_request(folder)
     _read_json(folder, "validation.json", "validasi")
-    backup.update_catalogue(
+    catalogue.update(
         config.backup_dir, request.set_name, restore_tested_at=_now(), restore_evidence=str(folder)
     )
     return {"output_ref": request.set_name, "note": f"set {request.set_name} lulus uji pulih"}
-
-
-def catalogue_rows(config: backup_config.BackupConfig) -> list[dict[str, Any]]:
-    """The catalogue as rows: set, size, export time, where copies lie, restore-tested."""
-    rows = []
-    for name in catalogued_sets(config):
-        entry = backup.read_catalogue(config.backup_dir, name)
-        places = (["server"] if (config.backup_dir / name).is_dir() else []) + sorted(
-            entry.get("verified_targets") or {}
-        )
-        rows.append(
-            {
-                "set": name,
-                "size": entry.get("size"),
-                "exported_at": entry.get("exported_at"),
-                "copies": places,
-                "verified": _fully_verified(config, entry),
-                "restore_tested_at": entry.get("restore_tested_at"),
-                "safety": bool(entry.get("safety_for")),
-            }
-        )
-    return rows
 
 
 def recovery_idle(context: Any) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import (
@@ -29,12 +30,15 @@ from airflow.providers.standard.operators.hitl import (
 )
 from airflow.sdk import Param
 
-from piak import registry, roles, settings, steps, timeouts
+from piak import approvers, deadlines, registry, roles, settings, steps
 
 log = logging.getLogger(__name__)
 
 NOTE = "catatan"
 ANSWER_XCOM = steps.ANSWER_XCOM
+#: XCom keys of a waiting sign-off: when its request opened, how many of its deadlines passed.
+OPENED_XCOM = "signoff_opened_at"
+TIMERS_XCOM = "signoff_deadlines_handled"
 APPROVE = "Setujui"
 REJECT = "Tolak"
 _SUBJECT_MAX = 150
@@ -73,7 +77,119 @@ class _SignoffMixin:
     def _outcome(self, chosen: list[str]) -> str:
         return "approved"
 
+    def execute(self, context: Any) -> Any:
+        """Open the request: who may answer (role holders at once, the escalation role from its
+        moment on), its due time in the body, and a wake-up at its first deadline."""
+        from airflow.sdk.timezone import utcnow
+
+        op: HITLOperator = self  # type: ignore[assignment]
+        now = utcnow()
+        context["ti"].xcom_push(key=OPENED_XCOM, value=now.isoformat())
+        limits = self._deadlines()
+        op.assigned_users = self._assignees(limits, now)
+        op.body = (op.body or "") + deadline_text(limits, now)
+        following = limits.next_timer(now, now)
+        op.response_timeout = following[0] - now if following else None
+        return super().execute(context)  # type: ignore[misc]
+
+    def _deadlines(self) -> deadlines.Deadlines:
+        return deadlines.for_step(self.sop_code, self.step_number)
+
+    def _assignees(self, limits: deadlines.Deadlines, opened_at: datetime) -> list[roles.User]:
+        users = list(roles.users_for(self.role))
+        if limits.escalate_to and limits.escalate_after:
+            at = opened_at + limits.escalate_after
+            for user in roles.users_for(limits.escalate_to):
+                if user["id"] not in {u["id"] for u in users}:
+                    when = f"{steps.wib(at):%d-%m-%Y %H:%M} WIB"
+                    users.append(
+                        roles.User(
+                            id=approvers.timed_id(user["id"], at),
+                            name=f"{user['name']} (eskalasi, mulai {when})",
+                        )
+                    )
+        return users
+
+    def _on_timer(self, context: Any) -> Any:
+        """The request waited up to a deadline: an answer that just came in is taken; else
+        remind, escalate or give up, and wait for the next deadline."""
+        from airflow.sdk.exceptions import AirflowFailException, TaskAwaitingInput
+        from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
+        from airflow.sdk.timezone import utcnow
+
+        ti = context["ti"]
+        answer = get_hitl_detail_content_detail(context["task_instance"].id)
+        if answer.response_received:  # answered while the deadline was being handled
+            return self.execute_complete(context, _event(answer))
+        opened = datetime.fromisoformat(ti.xcom_pull(task_ids=ti.task_id, key=OPENED_XCOM))
+        limits, now = self._deadlines(), utcnow()
+        timers = limits.timers(opened)
+        handled = int(ti.xcom_pull(task_ids=ti.task_id, key=TIMERS_XCOM) or 0)
+        for number, (at, kind) in enumerate(timers[handled:], start=handled):
+            if at > now:
+                break
+            if kind == "give_up":
+                waited = deadlines_text(limits.give_up_after)
+                raise AirflowFailException(
+                    f"Tidak dijawab dalam {waited}: langkah {self.step_number} dihentikan"
+                )
+            self._announce(context, kind, number, limits, escalated=_passed(limits, opened, at))
+            ti.xcom_push(key=TIMERS_XCOM, value=number + 1)
+        following = limits.next_timer(opened, now)
+        timeout = following[0] - now if following else None
+        raise TaskAwaitingInput(method_name="execute_complete", timeout=timeout)
+
+    def _announce(
+        self,
+        context: Any,
+        kind: str,
+        number: int,
+        limits: deadlines.Deadlines,
+        *,
+        escalated: bool,
+    ) -> None:
+        """A reminder or an escalation: to the task log, the DAG's notifier and the agenda."""
+        sop = registry.get_sop(self.sop_code)
+        who = roles.ROLE_TITLES[self.role]
+        if kind == "escalate":
+            to = roles.ROLE_TITLES[limits.escalate_to]
+            message = (
+                f"Langkah {self.step_number} ({sop.title}) belum dijawab {who}: kini "
+                f"{to} juga dapat menjawabnya (eskalasi)"
+            )
+            outcome, whom = "escalated", to
+        else:
+            message = f"Langkah {self.step_number} ({sop.title}) menunggu jawaban {who}"
+            outcome, whom = "reminded", who
+            if escalated:
+                whom = f"{who}, {roles.ROLE_TITLES[limits.escalate_to]}"
+        log.warning("PENGINGAT: %s", message)
+        for notifier in self._notifiers():
+            notifier({**context, "piak_message": message})
+        steps.record_step(
+            context,
+            sop_code=self.sop_code,
+            step_number=self.step_number,
+            role=self.role,
+            outcome=outcome,
+            actor=steps.SCHEDULER_ACTOR,
+            output_ref=f"kepada: {whom}",
+            note=message,
+            event=f"{outcome}-{number + 1}",
+        )
+
+    def _notifiers(self) -> list[Any]:
+        """The DAG's failure notifiers (configured per DAG) also carry reminders."""
+        from airflow.sdk import BaseNotifier
+
+        dag = getattr(self, "dag", None)
+        callbacks = (dag.default_args if dag else {}).get("on_failure_callback")
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        return [c for c in callbacks if isinstance(c, BaseNotifier)]
+
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+        if event.get("error_type") == "timeout":
+            return self._on_timer(context)
         if "error" not in event:
             event = self._complete_form(context, event)
             chosen = event.get("chosen_options") or []
@@ -335,8 +451,6 @@ def _common(
         "params": params,
         "assigned_users": roles.users_for(step.role),
         "required_fields": required,
-        "response_timeout": extra.pop("response_timeout", None)
-        or timeouts.response_timeout(sop_code, step_number),
         "doc_md": steps.step_doc(sop, step),
         **extra,
     }
@@ -410,3 +524,49 @@ def signoff_body(
 
 def _raw(text: str) -> str:
     return "{% raw %}" + text + "{% endraw %}" if ("{" in text or "}" in text) else text
+
+
+def _passed(limits: deadlines.Deadlines, opened_at: datetime, at: datetime) -> bool:
+    """Whether the request has been escalated by the moment ``at``."""
+    return bool(limits.escalate_after and limits.escalate_to) and at >= opened_at + (
+        limits.escalate_after or timedelta(0)
+    )
+
+
+def _event(answer: Any) -> dict[str, Any]:
+    """The resume event of a response recorded in the HITL detail."""
+    user = answer.responded_by_user
+    return {
+        "chosen_options": list(answer.chosen_options or []),
+        "params_input": dict(answer.params_input or {}),
+        "responded_at": answer.responded_at,
+        "responded_by_user": {"id": user.id, "name": user.name} if user else None,
+    }
+
+
+def deadlines_text(duration: timedelta | None) -> str:
+    """``2 hari``, ``12 jam``, ``30 menit`` (the longest whole unit)."""
+    if duration is None:
+        return "-"
+    minutes = int(duration.total_seconds() // 60)
+    for size, unit in ((1440, "hari"), (60, "jam")):
+        if minutes and minutes % size == 0:
+            return f"{minutes // size} {unit}"
+    return f"{minutes} menit"
+
+
+def deadline_text(limits: deadlines.Deadlines, opened_at: datetime) -> str:
+    """What the request's body says about its deadlines (WIB)."""
+
+    def at(delta: timedelta) -> str:
+        return f"{steps.wib(opened_at + delta):%d-%m-%Y %H:%M} WIB"
+
+    lines = []
+    if limits.due:
+        lines.append(f"- Batas waktu: {at(limits.due)} ({deadlines_text(limits.due)})")
+    if limits.escalate_after and limits.escalate_to:
+        to = roles.ROLE_TITLES[limits.escalate_to]
+        lines.append(f"- Belum dijawab sampai {at(limits.escalate_after)}: {to} dapat menjawab")
+    if limits.give_up_after:
+        lines.append(f"- Belum dijawab sampai {at(limits.give_up_after)}: langkah dihentikan")
+    return ("\n\n**Tenggat:**\n" + "\n".join(lines)) if lines else ""

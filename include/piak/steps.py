@@ -63,6 +63,13 @@ def run_date(context: Any) -> datetime:
     return when.astimezone(ZoneInfo(settings.TIMEZONE))
 
 
+def wib(when: datetime) -> datetime:
+    """``when`` in WIB (Asia/Jakarta)."""
+    from zoneinfo import ZoneInfo
+
+    return when.astimezone(ZoneInfo(settings.TIMEZONE))
+
+
 def run_key(context: Any, prefix: str) -> str:
     """``PREFIX-20261125-093012-1a2b3c``: the run's WIB date and time and a digest of its run id
     (runs triggered in the same second stay apart). Names a run's folder and its number."""
@@ -89,8 +96,11 @@ def record_step(
     actor: str | None = None,
     output_ref: str | None = None,
     note: str | None = None,
+    event: str | None = None,
 ) -> None:
-    """Write this task's outcome to the agenda (idempotent: a retry replaces, never duplicates)."""
+    """Write this task's outcome to the agenda (idempotent: a retry replaces, never duplicates).
+    ``event`` names an entry about the step rather than its end (``reminded-1``): it is kept
+    beside the step's own entry, keyed ``<task_id>:<event>``."""
     from piak import agenda
 
     ti = context["ti"]
@@ -101,7 +111,7 @@ def record_step(
             sop_code=sop_code,
             dag_id=ti.dag_id,
             run_id=ti.run_id,
-            task_id=ti.task_id,
+            task_id=f"{ti.task_id}:{event}" if event else ti.task_id,
             map_index=ti.map_index if ti.map_index is not None else -1,
             step_number=step_number,
             role=role,
@@ -109,8 +119,8 @@ def record_step(
             outcome=outcome,
             output_ref=output_ref,
             note=note,
-            started_at=getattr(ti, "start_date", None),
-            standard_minutes=standard.max_minutes if standard else None,
+            started_at=None if event else getattr(ti, "start_date", None),
+            standard_minutes=standard.max_minutes if standard and not event else None,
         )
     )
 

@@ -14,8 +14,6 @@ from piak import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
-#: DAGs that carry out a whole SOP (others, like the restore drill, serve one).
-SOP_DAG_FILES = [p for p in DAG_FILES if p.stem in {s.code for s in registry.load_registry()}]
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +66,16 @@ def test_every_sop_has_its_dag(dagbag):
     assert {sop.code for sop in registry.load_registry()} <= set(dagbag.dag_ids)
 
 
-@pytest.mark.parametrize("path", SOP_DAG_FILES, ids=lambda p: p.stem)
-def test_tasks_cover_the_sop_steps(dagbag, path):
-    dag = dagbag.dags[path.stem]
-    sop = sop_of(dag)
+@pytest.mark.parametrize("sop", registry.load_registry(), ids=lambda s: s.code)
+def test_tasks_cover_the_sop_steps(dagbag, sop):
+    """Every step of an SOP is carried out by a task of the DAGs that carry it out (the backup's
+    hand-over, for one, waits in its own DAG)."""
     covered = set()
-    for task in dag.tasks:
-        covered |= set(getattr(task, "steps_covered", (getattr(task, "step_number", None),)))
+    for dag in dagbag.dags.values():
+        if sop_of(dag).code != sop.code:
+            continue
+        for task in dag.tasks:
+            covered |= set(getattr(task, "steps_covered", (getattr(task, "step_number", None),)))
     assert covered >= {s.number for s in sop.steps}, "every SOP step has a task"
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from piak import backup, backupset
+from piak import backup, backupset, catalogue
 
 pytestmark = pytest.mark.e2e
 
@@ -109,10 +109,10 @@ def test_the_trigger_form_refuses_a_path_as_set_name(airflow, set_name):
 def test_the_weekly_drill_marks_the_newest_verified_set_restore_tested(airflow, set_name):
     run_id = airflow.trigger("restore_drill", {})
     assert airflow.wait_run("restore_drill", run_id, timeout=240) == "success"
-    catalogue = airflow.piak_home / "storage" / "backups"
+    backups = airflow.piak_home / "storage" / "backups"
     tested = [
         name
-        for name in (p.stem for p in (catalogue / backup.CATALOGUE).glob("*.json"))
-        if backup.read_catalogue(catalogue, name).get("restore_tested_at")
+        for name in (p.stem for p in (backups / catalogue.FOLDER).glob("*.json"))
+        if catalogue.read(backups, name).get("restore_tested_at")
     ]
     assert len(tested) == 1
