@@ -3,8 +3,9 @@
 A sign-off's assigned users are computed when the request opens. A role holder is listed by
 login (``kasi``). Someone who may answer only from a moment on - the next role up once the
 request has waited past its escalation time - is listed with that moment: ``kabid~2026-12-03T
-02:00Z`` (UTC). Airflow hands an auth manager only these ids and the user, so the moment travels
-in the id; :func:`may_answer` is what ``piak.auth`` and ``piak.auth_simple`` call.
+02:00:00Z`` (UTC). Airflow hands an auth manager only these ids and the user, so the moment travels
+in the id; :func:`may_answer` is what ``piak.auth`` (production) and
+``airflow_local_settings`` (the embedded default's simple auth manager) apply.
 
 No Airflow import here: the rule is tested on its own.
 """
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 SEPARATOR = "~"
-_FORMAT = "%Y-%m-%dT%H:%MZ"
+_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def timed_id(login: str, not_before: datetime) -> str:

@@ -4,7 +4,8 @@ The compose stack (and ``tests/distributed``) runs Airflow with
 ``AIRFLOW__CORE__AUTH_MANAGER=piak.auth.PiakFabAuthManager``. Its only change to the FAB auth
 manager: a sign-off is matched on the user's *login*, because ``config/roles.yaml`` names users
 by login while FAB's user id is a database number. The embedded default keeps the simple auth
-manager (``piak.auth_simple``), whose user id is the login already. Both apply the same rule of
+manager (``airflow standalone`` forces it; ``include/airflow_local_settings.py`` gives it the
+same rule), whose user id is the login already. Both apply the same rule of
 who may answer a sign-off: :mod:`piak.approvers`.
 
 ``sync_users`` (``python -m piak.deploy users``, run by compose's init service) creates

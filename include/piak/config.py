@@ -34,12 +34,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_duration(text: Any) -> timedelta:
-    """Parse "30m", "8h" or "2d" into a timedelta; anything else is an error naming the text."""
+    """Parse "30s", "30m", "8h" or "2d" into a timedelta; anything else is an error naming the
+    text."""
     match = _DURATION.match(str(text))
     if not match or int(match.group(1)) == 0:
         raise PiakError(f"durasi tidak sah: {text!r} (contoh: 30m, 8h, 2d)")

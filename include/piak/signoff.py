@@ -111,16 +111,14 @@ class _SignoffMixin:
         return users
 
     def _on_timer(self, context: Any) -> Any:
-        """The request waited up to a deadline: an answer that just came in is taken; else
-        remind, escalate or give up, and wait for the next deadline."""
+        """The request waited up to a deadline: remind, escalate or give up, and wait for the
+        next deadline. (An answer given while this runs is not lost: Airflow's park transition
+        resumes the task with it instead of parking, and the timeout sweep takes an answer that
+        came just before the deadline.)"""
         from airflow.sdk.exceptions import AirflowFailException, TaskAwaitingInput
-        from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
         from airflow.sdk.timezone import utcnow
 
         ti = context["ti"]
-        answer = get_hitl_detail_content_detail(context["task_instance"].id)
-        if answer.response_received:  # answered while the deadline was being handled
-            return self.execute_complete(context, _event(answer))
         opened = datetime.fromisoformat(ti.xcom_pull(task_ids=ti.task_id, key=OPENED_XCOM))
         limits, now = self._deadlines(), utcnow()
         timers = limits.timers(opened)
@@ -531,17 +529,6 @@ def _passed(limits: deadlines.Deadlines, opened_at: datetime, at: datetime) -> b
     return bool(limits.escalate_after and limits.escalate_to) and at >= opened_at + (
         limits.escalate_after or timedelta(0)
     )
-
-
-def _event(answer: Any) -> dict[str, Any]:
-    """The resume event of a response recorded in the HITL detail."""
-    user = answer.responded_by_user
-    return {
-        "chosen_options": list(answer.chosen_options or []),
-        "params_input": dict(answer.params_input or {}),
-        "responded_at": answer.responded_at,
-        "responded_by_user": {"id": user.id, "name": user.name} if user else None,
-    }
 
 
 def deadlines_text(duration: timedelta | None) -> str:

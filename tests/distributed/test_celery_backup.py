@@ -1,5 +1,6 @@
 """The nightly backup on the production topology: CeleryExecutor, two workers, PostgreSQL
-metadata and agenda, FAB logins; the hand-over signed by the Kasi then the Kabid via REST."""
+metadata and agenda, FAB logins; the hand-over run it starts, signed by the Kasi then the Kabid
+via REST."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from piak import backupset
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 DAG = "backup_database"
+HANDOVER = "backup_handover"
 
 
 def _sign(airflow, run_id: str, task_id: str, user: str, intruder: str) -> None:
     """``intruder`` is refused (403), then ``user`` approves."""
-    airflow.wait_task(DAG, run_id, task_id, {"awaiting_input"})
-    refused = airflow.answer(intruder, DAG, run_id, task_id, ["Setujui"])
+    airflow.wait_task(HANDOVER, run_id, task_id, {"awaiting_input"})
+    refused = airflow.answer(intruder, HANDOVER, run_id, task_id, ["Setujui"])
     assert refused.status_code == 403, refused.text
-    ok = airflow.answer(user, DAG, run_id, task_id, ["Setujui"], {"catatan": "diterima"})
+    ok = airflow.answer(user, HANDOVER, run_id, task_id, ["Setujui"], {"catatan": "diterima"})
     assert ok.status_code == 200, ok.text
 
 
@@ -26,11 +28,14 @@ def test_backup_runs_on_two_celery_workers_with_handover_signed_by_fab_users(
 ):
     airflow = distributed_airflow
     run_id = airflow.trigger(DAG, {}, user="administrator")
-    _sign(airflow, run_id, "receive_copy_kasi", "kasi", intruder="kabid")
-    _sign(airflow, run_id, "receive_copy_kabid", "kabid", intruder="admin")
     assert airflow.wait_run(DAG, run_id, timeout=300) == "success"
+    placed = {e.task_id: e for e in airflow.agenda(run_id)}["place_backup_set"]
+    handover = "handover__" + placed.output_ref.rsplit("/", 1)[-1]
+    _sign(airflow, handover, "receive_copy_kasi", "kasi", intruder="kabid")
+    _sign(airflow, handover, "receive_copy_kabid", "kabid", intruder="admin")
+    assert airflow.wait_run(HANDOVER, handover, timeout=300) == "success"
 
-    recorded = airflow.agenda(run_id)
+    recorded = airflow.agenda(run_id) + airflow.agenda(handover)
     assert {e.step_number for e in recorded} == set(range(1, 9)), "every SOP step is in the agenda"
     entries = {e.task_id: e for e in recorded}
     assert (entries["receive_copy_kasi"].actor, entries["receive_copy_kabid"].actor) == (
@@ -42,5 +47,5 @@ def test_backup_runs_on_two_celery_workers_with_handover_signed_by_fab_users(
     assert backupset.verify_set(storage / "backups" / set_name).ok
     assert backupset.verify_set(storage / "offsite" / "flashdisk" / set_name).ok
 
-    hosts = airflow.hostnames(DAG, run_id)
+    hosts = {**airflow.hostnames(DAG, run_id), **airflow.hostnames(HANDOVER, handover)}
     assert set(hosts.values()) == {"worker-a", "worker-b"}, hosts

@@ -26,6 +26,8 @@ PARK_SETTLE_SECONDS = 10
 DAG_IDS = (
     "helpdesk",
     "backup_database",
+    "backup_handover",
+    "backup_freshness",
     "database_recovery",
     "restore_drill",
     "data_provision",
@@ -75,12 +77,18 @@ class Airflow:
 
         return agenda.entries(run_id=run_id, url=f"sqlite:///{self.piak_home / 'agenda.db'}")
 
-    def trigger(self, dag_id: str, conf: dict[str, Any], user: str = "admin") -> str:
+    def trigger(
+        self,
+        dag_id: str,
+        conf: dict[str, Any],
+        user: str = "admin",
+        logical_date: str | None = None,
+    ) -> str:
         response = self.api(
             user,
             "POST",
             f"/dags/{dag_id}/dagRuns",
-            json={"logical_date": None, "conf": conf},
+            json={"logical_date": logical_date, "conf": conf},
         )
         assert response.status_code == 200, response.text
         return response.json()["dag_run_id"]
@@ -189,8 +197,12 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     # The project's backup configuration, triggered by the tests instead of nightly (a scheduled
     # run would wait for its hand-over and, with one active run at a time, block the tests').
     config = (ROOT / "config" / "backup.yaml").read_text().replace('"0 23 * * *"', "null")
-    (base / "backup.yaml").write_text(config)
+    (base / "backup.yaml").write_text(config.replace('schedule: "15 * * * *"', "schedule: null"))
     env["PIAK_BACKUP_FILE"] = str(base / "backup.yaml")
+    # The project's sign-off deadlines, in a file a test may swap for short ones
+    # (tests/e2e/test_backup_dag.py) while its runs wait.
+    (base / "signoffs.yaml").write_text((ROOT / "config" / "signoffs.yaml").read_text())
+    env["PIAK_SIGNOFFS_FILE"] = str(base / "signoffs.yaml")
     demo.prepare_home(piak_home, residents=3000)
     passwords = demo.ensure_passwords(airflow_home)
     log = base / "standalone.log"

@@ -1,12 +1,11 @@
 """Sign-off in a real browser: Debian's Chromium, driven by Playwright, against the shared e2e
 Airflow's API server and its React UI ("Required Actions", the human-in-the-loop page).
 
-A backup run is triggered through the REST API. The Kasi logs in on the simple auth manager's
-login page, finds the run's pending hand-over in the list of required actions, approves it
+A backup run is triggered through the REST API; it starts the hand-over run. The Kasi logs in
+on the login page, finds the pending hand-over in the list of required actions, approves it
 (*Setujui*) with a note, and the run goes on to the Kabid. The JFU then sees that pending
 sign-off too, but the UI refuses the JFU's answer ("Access Denied", HTTP 403) and nothing is
-answered. The Kabid finishes the run through the REST API, so the DAG (one active run at a time)
-is free for the other tests.
+answered. The Kabid finishes the run through the REST API.
 
 Screenshots go to ``tests/artifacts/browser_signoff/`` (git-ignored); the README's section for
 approvers shows copies of three of them (``docs/img/signoff-*.png``).
@@ -44,7 +43,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 UI_TIMEOUT_MS = 30_000
-DAG = "backup_database"
+DAG = "backup_handover"
 KASI_TASK = "receive_copy_kasi"
 KABID_TASK = "receive_copy_kabid"
 NOTE = "Salinan di flash disk diterima, SHA-256 cocok."
@@ -149,7 +148,7 @@ def hitl_detail(airflow: Airflow, run_id: str, task_id: str) -> dict:
 
 
 def end_run(airflow: Airflow, run_id: str) -> None:
-    """Leave no backup run waiting (max_active_runs=1): mark an unfinished run failed."""
+    """Leave no hand-over waiting: mark an unfinished run failed."""
     state = airflow.api("admin", "GET", f"/dags/{DAG}/dagRuns/{run_id}").json().get("state")
     if state not in ("success", "failed"):
         airflow.api("admin", "PATCH", f"/dags/{DAG}/dagRuns/{run_id}", json={"state": "failed"})
@@ -158,7 +157,11 @@ def end_run(airflow: Airflow, run_id: str) -> None:
 def test_kasi_signs_the_handover_in_the_browser_and_the_jfu_cannot(
     airflow: Airflow, playwright: Playwright, chromium: Path, tmp_path: Path
 ):
-    run_id = airflow.trigger(DAG, {}, user="administrator")
+    backup_run = airflow.trigger(
+        "backup_database", {}, user="administrator", logical_date="2026-09-20T16:00:00Z"
+    )
+    assert airflow.wait_run("backup_database", backup_run, timeout=240) == "success"
+    run_id = "handover__siak_20260920T2300"
     try:
         # Waits past the moment the parked task is reported (apache/airflow#66374).
         airflow.wait_task(DAG, run_id, KASI_TASK, {"awaiting_input"})
