@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -110,9 +111,13 @@ def test_the_weekly_drill_marks_the_newest_verified_set_restore_tested(airflow, 
     run_id = airflow.trigger("restore_drill", {})
     assert airflow.wait_run("restore_drill", run_id, timeout=240) == "success"
     backups = airflow.piak_home / "storage" / "backups"
-    tested = [
-        name
-        for name in (p.stem for p in (backups / catalogue.FOLDER).glob("*.json"))
-        if catalogue.read(backups, name).get("restore_tested_at")
-    ]
-    assert len(tested) == 1
+    marked = {e.task_id: e for e in airflow.agenda(run_id)}["mark_restore_tested"].output_ref
+    newest = max(
+        (p.stem for p in (backups / catalogue.FOLDER).glob("*.json")
+         if (backups / p.stem).is_dir() and catalogue.read(backups, p.stem).get("verified_targets")),
+        key=catalogue.set_time,
+    )  # fmt: skip
+    assert marked == newest
+    entry = catalogue.read(backups, marked)
+    assert entry["restore_tested_at"]
+    assert (Path(entry["restore_evidence"]) / "validation.json").is_file()
