@@ -12,6 +12,17 @@ import pytest
 from piak import backup, demo_db
 
 WIB = ZoneInfo("Asia/Jakarta")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def unscheduled_backup_config() -> str:
+    """The project's ``config/backup.yaml`` with the nightly backup and the weekly drill
+    unscheduled: a test triggers its runs (a scheduled run would wait for its hand-over and,
+    with one active run at a time, hold back the test's own)."""
+    config = (ROOT / "config" / "backup.yaml").read_text()
+    unscheduled = config.replace('"0 23 * * *"', "null").replace('"0 2 * * 0"', "null")
+    assert unscheduled.count("null") >= config.count("null") + 2, "schedules not found"
+    return unscheduled
 
 
 def embedded_home(

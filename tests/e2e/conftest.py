@@ -92,6 +92,16 @@ class Airflow:
         response.raise_for_status()
         return response.json()["state"]
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of a run as the REST API shows it."""
+        response = self.api("admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        response.raise_for_status()
+        return response.json()["task_instances"]
+
+    def hostnames(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """Task id -> the worker that ran it (the task instance's ``hostname``)."""
+        return {ti["task_id"]: ti["hostname"] for ti in self.task_instances(dag_id, run_id)}
+
     def wait_task(
         self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 180
     ) -> str:
