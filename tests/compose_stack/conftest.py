@@ -309,8 +309,11 @@ def _wait_parsed(server: ComposeAirflow, timeout: float = READY_TIMEOUT) -> None
 
 
 @pytest.fixture(scope="package")
-def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeAirflow]:
+def compose_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ComposeAirflow]:
     """The stack built and up, every service healthy, every DAG served; see the module doc."""
+    failures_before = request.session.testsfailed
     base = tmp_path_factory.mktemp("compose")
     stack = ComposeStack(f"piaktest{os.getpid()}", base, _free_port(), _free_port())
     _write_project(base, stack.http_port, stack.flower_port)
@@ -332,7 +335,7 @@ def compose_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeA
         )
         _wait_parsed(server)
         yield server
-        failed = False
+        failed = request.session.testsfailed > failures_before
     finally:
         if failed:
             with contextlib.suppress(Exception):
