@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/include
 
-.PHONY: demo test test-distributed lint format bench venv constraints clean
+.PHONY: demo test test-distributed test-compose lint format bench venv constraints clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -13,13 +13,17 @@ venv:
 demo: venv
 	$(PY) -m piak demo --residents $${RESIDENTS:-100000}
 
-## make test: ruff (lint + format check, AIR rules) and pytest (all but the load test)
+## make test: ruff (lint + format check, AIR rules) and pytest (all but the load and stack tests)
 test: venv
-	scripts/test.sh -m "not load"
+	scripts/test.sh -m "not load and not compose"
 
 ## make test-distributed: the production topology on loopback, with the 20-request load test
 test-distributed: venv
 	.venv/bin/python -m pytest tests/distributed
+
+## make test-compose: docker-compose.yaml built and run on a private Docker engine (as root)
+test-compose: venv
+	scripts/test-compose.sh
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,19 @@ import pytest
 from piak import backup, demo_db
 
 WIB = ZoneInfo("Asia/Jakarta")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def unscheduled_backup_config() -> str:
+    """The project's ``config/backup.yaml`` with the nightly backup, the weekly drill and the
+    hourly freshness check unscheduled: a test triggers the runs it wants."""
+    config = (ROOT / "config" / "backup.yaml").read_text()
+    schedules = ('"0 23 * * *"', '"0 2 * * 0"', '"15 * * * *"')
+    unscheduled = config
+    for schedule in schedules:
+        unscheduled = unscheduled.replace(schedule, "null")
+    assert unscheduled.count("null") >= config.count("null") + len(schedules), "schedules missing"
+    return unscheduled
 
 
 def embedded_home(

@@ -1,6 +1,8 @@
 """docker-compose.yaml, validated by Debian's docker-compose (``config`` needs no Docker engine)
 with a throwaway ``.env`` of generated secrets: the production topology's services, volumes,
-environment and secrets; a missing secret stops it; nothing secret is committed."""
+environment and secrets; the official images by default and local bases when .env names them;
+a missing secret stops it; nothing secret is committed. The stack itself is built and started
+by ``make test-compose`` (tests/compose_stack)."""
 
 from __future__ import annotations
 
@@ -114,7 +116,16 @@ def test_the_topology_has_every_component_on_celery(compose):
     }
     assert services["airflow-worker"]["deploy"]["replicas"] >= 2
     init = "\n".join(services["airflow-init"]["command"])
-    assert "airflow db migrate" in init and "python -m piak.deploy init" in init
+    assert "python -m piak.deploy init" in init  # databases, airflow db migrate, users
+    assert services["airflow-init"]["user"] == "0:0"
+    gated = {"airflow-apiserver", "airflow-scheduler", "airflow-worker", "flower"}
+    for name in gated:
+        depends = services[name]["depends_on"]
+        assert depends["airflow-init"]["condition"] == "service_completed_successfully", name
+        assert depends["postgres"]["condition"] == "service_healthy", name
+    assert services["airflow-worker"]["depends_on"]["airflow-apiserver"] == {
+        "condition": "service_healthy"
+    }
 
 
 def test_every_airflow_service_uses_the_project_image_and_settings(compose, generated_env):
@@ -135,6 +146,42 @@ def test_every_airflow_service_uses_the_project_image_and_settings(compose, gene
         mounts = _mounts(service)
         for source, target in SHARED_MOUNTS.items():
             assert mounts.get(target) == source, f"{name}: {target} is not {source}"
+
+
+def test_the_official_images_by_default_local_bases_when_env_names_them(
+    docker_compose, compose, generated_env, tmp_path
+):
+    services = compose["services"]
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["redis"]["image"] == "redis:7.2-bookworm"
+    build = services["airflow-init"]["build"]
+    assert build["args"] == {"AIRFLOW_BASE_IMAGE": "apache/airflow:3.3.2-python3.11"}
+    assert build["network"] == "default"
+
+    local = {
+        "PIAK_AIRFLOW_BASE_IMAGE": "piak-local/airflow:3.3.2-python3.11",
+        "PIAK_POSTGRES_IMAGE": "piak-local/postgres:15",
+        "PIAK_REDIS_IMAGE": "piak-local/redis:7",
+        "PIAK_BUILD_NETWORK": "host",
+    }
+    result = _config(docker_compose, _project(tmp_path, generated_env | local))
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    assert services["postgres"]["image"] == "piak-local/postgres:15"
+    assert services["redis"]["image"] == "piak-local/redis:7"
+    for name in (*AIRFLOW_SERVICES, "flower"):
+        build = services[name]["build"]
+        assert build["args"]["AIRFLOW_BASE_IMAGE"] == "piak-local/airflow:3.3.2-python3.11"
+        assert build["network"] == "host"
+        assert services[name]["image"] == "piak-ops:3.3.2", name
+
+
+def test_published_ports_listen_on_loopback_by_default(compose):
+    services = compose["services"]
+    published = {name: s["ports"] for name, s in services.items() if "ports" in s}
+    assert set(published) == {"airflow-apiserver", "flower"}
+    for name, ports in published.items():
+        assert all(str(port).startswith("127.0.0.1:") for port in ports), (name, ports)
 
 
 def test_volumes_and_secrets(compose):
@@ -168,10 +215,14 @@ def test_no_secret_is_committed():
     assert {".env", "/secrets/"} <= set(ignored)
 
 
-def test_the_image_installs_the_pinned_requirements():
+def test_the_images_install_the_pinned_requirements():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "FROM apache/airflow:3.3.2-python3.11" in dockerfile
-    assert re.search(r"pip install .*-r \S*requirements\.txt -c \S*constraints\.txt", dockerfile)
+    assert "ARG AIRFLOW_BASE_IMAGE=apache/airflow:3.3.2-python3.11\nFROM ${AIRFLOW_BASE_IMAGE}" in (
+        dockerfile
+    )
+    local = (ROOT / "docker" / "local" / "airflow.Dockerfile").read_text()
+    for text in (dockerfile, local):
+        assert re.search(r"pip-install -r \S*requirements\.txt -c \S*constraints\.txt", text)
     requirements = (ROOT / "requirements.txt").read_text()
     for provider in ("celery", "postgres", "fab"):
         assert f"apache-airflow-providers-{provider}==" in requirements

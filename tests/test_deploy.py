@@ -42,6 +42,34 @@ def test_agenda_database_is_created_once_and_owned_by_its_role(agenda_target):
     engine.dispose()
 
 
+def test_the_metadata_database_is_created_once_through_the_postgres_database(postgres_server):
+    host, port = postgres_server
+    name = f"piak_meta_t{uuid.uuid4().hex[:8]}"
+    url = f"postgresql+psycopg2://postgres@{host}:{port}/{name}"
+    try:
+        assert deploy.ensure_metadata_database(url) == [f"create database {name}"]
+        assert deploy.ensure_metadata_database(url) == []
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT current_database()").scalar() == name
+        engine.dispose()
+    finally:
+        admin = sa.create_engine(
+            f"postgresql+psycopg2://postgres@{host}:{port}/postgres", isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_a_metadata_database_name_must_be_a_plain_identifier():
+    with pytest.raises(SystemExit, match="AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: database"):
+        deploy.ensure_metadata_database('postgresql://x@h/air";drop')
+    assert deploy.ensure_metadata_database("sqlite:////tmp/a.db") == [
+        "metadata store is sqlite: nothing to create"
+    ]
+
+
 def test_agenda_names_must_be_plain_identifiers():
     with pytest.raises(SystemExit, match="lower-case SQL identifier"):
         deploy.ensure_agenda_database("postgresql://x@h/db", 'postgresql://a";--@h/agenda')

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backup_helpers import unscheduled_backup_config
 from e2e.conftest import DAG_IDS, Airflow
 
 from piak import demo
@@ -57,16 +58,6 @@ class DistributedAirflow(Airflow):
         from piak import agenda
 
         return agenda.entries(run_id=run_id, url=self.agenda_url)
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """Every task instance of a run as the REST API shows it."""
-        response = self.api("admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
-        response.raise_for_status()
-        return response.json()["task_instances"]
-
-    def hostnames(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        """Task id -> the worker that ran it (the task instance's ``hostname``)."""
-        return {ti["task_id"]: ti["hostname"] for ti in self.task_instances(dag_id, run_id)}
 
 
 # --- Redis -----------------------------------------------------------------------------------
@@ -260,9 +251,7 @@ def _worker_env(env: dict[str, str], name: str, workdir: Path) -> dict[str, str]
 
 def _write_backup_config(base: Path) -> None:
     """The project's backup configuration, triggered by the tests instead of on a schedule."""
-    config = (ROOT / "config" / "backup.yaml").read_text()
-    config = config.replace('"0 23 * * *"', "null").replace('"0 2 * * 0"', "null")
-    (base / "backup.yaml").write_text(config)
+    (base / "backup.yaml").write_text(unscheduled_backup_config())
 
 
 def _prepare(env: dict[str, str], base: Path) -> dict[str, str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from backup_helpers import unscheduled_backup_config
 
 from piak import demo
 
@@ -99,6 +100,16 @@ class Airflow:
         )
         response.raise_for_status()
         return response.json()["state"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of a run as the REST API shows it."""
+        response = self.api("admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        response.raise_for_status()
+        return response.json()["task_instances"]
+
+    def hostnames(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        """Task id -> the worker that ran it (the task instance's ``hostname``)."""
+        return {ti["task_id"]: ti["hostname"] for ti in self.task_instances(dag_id, run_id)}
 
     def wait_task(
         self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 180
@@ -196,8 +207,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     env = demo.airflow_env(airflow_home, port=port, piak_home=piak_home)
     # The project's backup configuration, triggered by the tests instead of nightly (a scheduled
     # run would wait for its hand-over and, with one active run at a time, block the tests').
-    config = (ROOT / "config" / "backup.yaml").read_text().replace('"0 23 * * *"', "null")
-    (base / "backup.yaml").write_text(config.replace('schedule: "15 * * * *"', "schedule: null"))
+    (base / "backup.yaml").write_text(unscheduled_backup_config())
     env["PIAK_BACKUP_FILE"] = str(base / "backup.yaml")
     # The project's sign-off deadlines, in a file a test may swap for short ones
     # (tests/e2e/test_backup_dag.py) while its runs wait.
