@@ -292,12 +292,13 @@ class _System:
         def run(j: int, sense: Any) -> None:
             solver.changeColCost(j, 1.0)
             value = self._optimum(solver, sense)
-            solver.changeColCost(j, 0.0)
-            if np.isinf(value):
+            seen = None if np.isinf(value) else solver.getSolution().col_value
+            solver.changeColCost(j, 0.0)  # (clears the solution's status, not its values)
+            if seen is None:
                 if sense == highspy.ObjSense.kMaximize:
                     highest[j] = np.inf
                 return
-            seen = np.asarray(solver.getSolution().col_value, dtype=float)
+            seen = np.asarray(seen, dtype=float)
             np.minimum(lowest, seen, out=lowest)
             np.maximum(highest, seen, out=highest)
             if sense == highspy.ObjSense.kMinimize:
