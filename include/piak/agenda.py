@@ -299,7 +299,7 @@ HEADERS = [
     "Sesuai waktu baku",
     "Run",
 ]
-WITHIN = {True: "ya", False: "melebihi", None: "-"}
+WITHIN = {True: "ya", False: "melebihi", None: ""}
 
 
 def _rows(items: list[AgendaEntry]) -> list[list[Any]]:
