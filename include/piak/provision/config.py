@@ -12,7 +12,6 @@ A mistake is refused with the file, the key and what was expected, e.g.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Self
@@ -52,12 +51,28 @@ def pks_file() -> Path:
     return settings.config_file("PIAK_PKS_FILE", "pks.yaml")
 
 
+_BOUNDS = {
+    "greater_than_equal": "harus >= {ge}",
+    "less_than_equal": "harus <= {le}",
+    "string_too_short": "paling sedikit {min_length} karakter",
+    "string_too_long": "paling banyak {max_length} karakter",
+    "too_short": "paling sedikit {min_length} isian",
+}
+
+
+def _expected(error: Any) -> str:
+    kind = error["type"]
+    if kind in _BOUNDS:
+        return _BOUNDS[kind].format(**error.get("ctx", {}))
+    return _EXPECTED.get(kind, error["msg"].removeprefix("Value error, "))
+
+
 def _message(path: Path, exc: ValidationError) -> str:
     """Every problem as ``file: key: what was expected (got ...)``."""
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(berkas)"
-        expected = _EXPECTED.get(error["type"], error["msg"].removeprefix("Value error, "))
+        expected = _expected(error)
         got = f" (didapat {error['input']!r})" if error["type"] not in ("missing",) else ""
         if error["type"] == "extra_forbidden" or isinstance(error.get("input"), dict):
             got = ""
@@ -65,9 +80,20 @@ def _message(path: Path, exc: ValidationError) -> str:
     return f"{path}: " + "; ".join(problems)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without its own date parsing: dates reach the model as text, so a bad one is
+    refused with its key (YAML would fail on ``2026-13-01`` without saying where)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # ruff: ignore[unsafe-yaml-load]
     except FileNotFoundError:
         raise PiakError(f"{path}: berkas konfigurasi tidak ditemukan") from None
     except yaml.YAMLError as exc:
@@ -259,7 +285,3 @@ def add_agreement(agreement: Agreement | dict[str, Any], path: Path | None = Non
     text = _HEADER + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=100)
     write_text_atomic(path, text)
     return agreement
-
-
-def pks_number_ok(number: str) -> bool:
-    return bool(re.match(PKS_NUMBER, number))
