@@ -312,28 +312,28 @@ def _answer(context: Any, task_id: str) -> dict[str, Any]:
 
 
 def pack_release(context: Any, number_task: str) -> dict[str, Any]:
-    """Step 10: the final letter with the outgoing number, and the hand-over package (zip of
-    the data, its manifest and the letter) with its SHA-256. Every data file is checked against
-    the manifest first: a file changed or added since step 5 stops the hand-over."""
+    """Step 10: the final letter with the outgoing number, and the hand-over package."""
+    config = load_config()
+    outgoing = str(_answer(context, number_task)["params_input"]["nomor_surat_keluar"]).strip()
+    return hand_over(request_dir(context, config), config, outgoing, run_date(context).date())
+
+
+def hand_over(folder: Path, config: ProvisionConfig, outgoing: str, dated: date) -> dict[str, Any]:
+    """Check every data file against the manifest - a file changed, missing or added since
+    step 5 stops the hand-over before anything is written - then the final letter (with the
+    manifest's SHA-256) and the package (zip of the data, its manifest and the letter)."""
     from piak import provision
 
-    config = load_config()
-    folder = request_dir(context, config)
     problems = provision.verify_output(folder / DATA_DIR)
     if problems:
         raise PiakError(
             "data tidak cocok dengan manifest, paket tidak dibuat: " + "; ".join(problems)
         )
-    outgoing = str(_answer(context, number_task)["params_input"]["nomor_surat_keluar"]).strip()
     facts = _facts(folder)
     letter = letters.render(
-        folder / FINAL_LETTER,
-        office=config.office,
-        facts=facts,
-        dated=run_date(context).date(),
-        number=outgoing,
+        folder / FINAL_LETTER, office=config.office, facts=facts, dated=dated, number=outgoing
     )
-    package = folder / f"{request_number(context)}.zip"
+    package = folder / f"{folder.name}.zip"
     _zip(package, folder / DATA_DIR, letter)
     digest = file_sha256(package)
     write_text_atomic(package.with_suffix(".zip.sha256"), f"{digest}  {package.name}\n")
