@@ -116,7 +116,7 @@ def summary_lines(
     PKS clause, threshold, estimated rows and format."""
     catalog = load()
     headers = catalog.columns
-    sex = {None: "semua", 1: "laki-laki", 2: "perempuan"}[request.sex]
+    sex = {None: "laki-laki dan perempuan", 1: "laki-laki", 2: "perempuan"}[request.sex]
     agreement = request.agreement
     lines = [
         ("Pemohon", request.applicant),
