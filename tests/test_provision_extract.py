@@ -745,3 +745,22 @@ def test_failure_mid_extract_leaves_nothing_and_stops_the_reader(
         provision.prepare_data(request, conn, tmp_path / "gagal", chunk_rows=500)
     assert list(tmp_path.iterdir()) == []
     assert not [t for t in threading.enumerate() if t.name == "piak-prefetch"]
+
+
+def test_k_anonymity_is_counted_over_the_released_values(database, conn, regions, tmp_path):
+    request = make(regions, **PKS, format="csv", kecamatan=["99.01.04"],
+                   kolom=["NIK", "JENIS_KLMIN", "TGL_LHR", "NO_KEL"])  # fmt: skip
+    extract(request, conn, tmp_path / "k", chunk_rows=700)
+    k = json.loads((tmp_path / "k" / "manifest.json").read_text())["k_anonymity"]
+    with sqlite3.connect(database) as connection:
+        sizes = [n for (n,) in connection.execute(
+            "SELECT COUNT(*) FROM BIODATA_WNI WHERE FLAG_STATUS = '0' AND NO_KEC = 4 "
+            "AND TGL_LHR <= :d AND (TGL_ENTRI IS NULL OR TGL_ENTRI <= :d) "
+            "GROUP BY JENIS_KLMIN, substr(TGL_LHR, 1, 4), NO_KEL", {"d": AS_OF})]  # fmt: skip
+    assert k["quasi_identifiers"] == ["Jenis Kelamin", "Tahun Lahir", "Kode Kelurahan/Desa"]
+    assert (k["k"], k["classes"], k["rows"]) == (min(sizes), len(sizes), sum(sizes))
+    assert k["classes_below_threshold"] == sum(1 for n in sizes if n < 5)
+    assert k["rows_below_threshold"] == sum(n for n in sizes if n < 5)
+    assert k["unique_rows"] == sum(1 for n in sizes if n == 1)
+    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["manifest.json",
+                                                                  "perseorangan.csv"]  # fmt: skip

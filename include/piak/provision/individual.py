@@ -308,7 +308,7 @@ def write_extract(
     spreadsheet = request.format in ("csv", "xlsx")
     for attempt, reader in enumerate(_readers(conn, dialect, query, chunk_rows, fast)):
         sink = SINKS[request.format](folder, schema, cover=cover, max_rows=xlsx_max_rows)
-        classes = ClassCounter([c.spec.name for c in quasi], [c.header for c in quasi])
+        classes = ClassCounter([c.spec.name for c in quasi], [c.header for c in quasi], folder)
         chunks = 0
         batches = reader()
         try:
@@ -320,9 +320,11 @@ def write_extract(
             files = sink.commit()
         except FastPathUnavailable:
             sink.abort()
+            classes.discard()
             continue
         except BaseException:
             sink.abort()
+            classes.discard()
             raise
         finally:
             batches.close()  # stops a prefetch thread and releases the reader at once

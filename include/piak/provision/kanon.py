@@ -5,9 +5,11 @@ year, region, religion, occupation...: ``quasi_identifier: true`` in
 ``include/piak/data/provision.yaml``). Rows with the same values of all of them form one class;
 the release is k-anonymous for k = the size of its smallest class. Computed on the values as
 released (birth year, not birth date), batch by batch: each row's class is a 64-bit key mixed from
-its values (``splitmix64``), so memory is 8 bytes a row whatever the columns; the classes are
-counted once at the end. Two classes can share a key with a chance of about n²/2^65 (10^-8 for a
-million classes), which can only make k look larger for those two.
+its values (``splitmix64``). The keys go to 16 spill files by their top bits (8 bytes a row on
+disk, in the extract's own work folder, removed afterwards), and the classes are counted one
+file at a time at the end, so memory does not grow with the rows. Two classes can share a key
+with a chance of about n²/2^65 (10^-8 for a million classes), which can only make k look larger
+for those two.
 
 pyCANON computes the same (and l-diversity, t-closeness) but needs the whole table as a pandas
 DataFrame in memory, which a million-row extract cannot afford within the extract's memory
@@ -16,6 +18,10 @@ bound; k and the size of the small classes are all the approval needs.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,14 +40,22 @@ def _mix(values: Any) -> Any:
     return z ^ (z >> np.uint64(31))
 
 
-class ClassCounter:
-    """Counts the equivalence classes of ``columns`` (names in the batches) over every batch."""
+PARTS = 16
 
-    def __init__(self, columns: list[str], headers: list[str]) -> None:
+
+class ClassCounter:
+    """Counts the equivalence classes of ``columns`` (names in the batches) over every batch;
+    the row keys spill to files in ``spill_dir`` (kept in memory when it is None)."""
+
+    def __init__(self, columns: list[str], headers: list[str], spill_dir: Path | None = None):
         self.columns = columns
         self.headers = headers
         self._ids: dict[str, dict[Any, int]] = {c: {} for c in columns}
-        self._keys: list[Any] = []
+        self._memory: list[Any] = []
+        self._files: list[Any] = []
+        if spill_dir is not None and columns:
+            self._dir = Path(tempfile.mkdtemp(prefix=".kanon-", dir=spill_dir))
+            self._files = [(self._dir / f"{i:02d}").open("wb") for i in range(PARTS)]
         self.rows = 0
 
     def _codes(self, name: str, array: pa.Array) -> Any:
@@ -64,35 +78,77 @@ class ClassCounter:
     def add(self, batch: pa.RecordBatch) -> None:
         import numpy as np
 
+        self.rows += batch.num_rows
         if not self.columns or not batch.num_rows:
-            self.rows += batch.num_rows
             return
         with np.errstate(over="ignore"):
             key = np.zeros(batch.num_rows, dtype=np.uint64)
             for i, name in enumerate(self.columns):
                 column = self._codes(name, batch.column(name))
                 key = _mix(key ^ _mix(column + np.uint64(i << 56)))
-        self._keys.append(key)
-        self.rows += batch.num_rows
+        if not self._files:
+            self._memory.append(key)
+            return
+        part = (key >> np.uint64(60)).astype(np.intp)
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(PARTS + 1))
+        ordered = key[order]
+        for i, handle in enumerate(self._files):
+            if bounds[i + 1] > bounds[i]:
+                handle.write(ordered[bounds[i] : bounds[i + 1]].tobytes())
+
+    def _counts(self) -> Iterator[Any]:
+        import numpy as np
+
+        if not self._files:
+            if self._memory:
+                yield np.unique(np.concatenate(self._memory), return_counts=True)[1]
+            return
+        for handle in self._files:
+            handle.close()
+        for i in range(PARTS):
+            keys = np.fromfile(self._dir / f"{i:02d}", dtype=np.uint64)
+            if len(keys):
+                yield np.unique(keys, return_counts=True)[1]
+
+    def discard(self) -> None:
+        """Remove the spill files (also after a failure)."""
+        for handle in self._files:
+            handle.close()
+        if self._files:
+            shutil.rmtree(self._dir, ignore_errors=True)
+        self._files, self._memory = [], []
 
     def report(self, threshold: int) -> dict[str, Any]:
         """k, the number of classes, and the classes and rows below ``threshold``."""
-        import numpy as np
-
         base = {"quasi_identifiers": self.headers, "rows": self.rows, "threshold": threshold}
-        if not self.columns:
-            return {**base, "k": None, "classes": None, "classes_below_threshold": 0,
-                    "rows_below_threshold": 0, "unique_rows": 0}  # fmt: skip
-        if not self.rows:
-            return {**base, "k": None, "classes": 0, "classes_below_threshold": 0,
-                    "rows_below_threshold": 0, "unique_rows": 0}  # fmt: skip
-        _, counts = np.unique(np.concatenate(self._keys), return_counts=True)
-        small = counts < threshold
+        empty = {
+            "k": None,
+            "classes": None if not self.columns else 0,
+            "classes_below_threshold": 0,
+            "rows_below_threshold": 0,
+            "unique_rows": 0,
+        }
+        if not self.columns or not self.rows:
+            self.discard()
+            return {**base, **empty}
+        k, classes, below, rows_below, unique = None, 0, 0, 0, 0
+        try:
+            for counts in self._counts():
+                small = counts < threshold
+                smallest = int(counts.min())
+                k = smallest if k is None else min(k, smallest)
+                classes += len(counts)
+                below += int(small.sum())
+                rows_below += int(counts[small].sum())
+                unique += int((counts == 1).sum())
+        finally:
+            self.discard()
         return {
             **base,
-            "k": int(counts.min()),
-            "classes": len(counts),
-            "classes_below_threshold": int(small.sum()),
-            "rows_below_threshold": int(counts[small].sum()),
-            "unique_rows": int((counts == 1).sum()),
+            "k": k,
+            "classes": classes,
+            "classes_below_threshold": below,
+            "rows_below_threshold": rows_below,
+            "unique_rows": unique,
         }
