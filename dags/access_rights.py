@@ -8,10 +8,11 @@ from piak.signoff import Choice, approval, decision
 
 SOP = "access_rights"
 MEMBERS = (
-    "Usulan **{{ params.nomor_surat }}** dari {{ params.asal }}\n\n"
-    "| NIK | Nama | Jabatan | Hak akses | Hasil pemeriksaan |\n|---|---|---|---|---|\n"
+    "Usulan **{{ params.nomor_surat }}** dari {{ params.asal }} (nama dan NIK anggota: surat "
+    "usulan dan `{{ ti.xcom_pull(task_ids='check_members')['output_ref'] }}`)\n\n"
+    "| Baris usulan | Jabatan | Hak akses | Hasil pemeriksaan |\n|---|---|---|---|\n"
     "{% for m in ti.xcom_pull(task_ids='check_members')['members'] %}"
-    "| {{ m['nik'] }} | {{ m['name'] }} | {{ m['position'] }} | {{ m['access'] }} | "
+    "| {{ m['line'] }} | {{ m['position'] }} | {{ m['access'] }} | "
     "{{ 'memenuhi syarat' if m['eligible'] else m['problem'] }} |\n{% endfor %}"
 )
 

@@ -6,32 +6,11 @@ from airflow.sdk import Param
 
 from piak import provision
 from piak.dagkit import sop_dag, trigger_form, work
+from piak.data_provision import DECISIONS
+from piak.data_provision import signoff_show as show
 from piak.signoff import Choice, decision, entry
 
 SOP = "data_provision"
-DECISIONS = [
-    "dispose_request",
-    "review_request",
-    "decide_request",
-    "check_data",
-    "initial_by_kabid",
-    "initial_by_sekretaris",
-    "sign_by_kadis",
-]
-REQUEST = (
-    "{% set r = ti.xcom_pull(task_ids='record_request') %}"
-    "Permohonan **{{ r['number'] }}** dari {{ r['applicant'] }} ({{ r['institution'] }}), "
-    "surat {{ r['letter'] }}\n\n- Jenis: data {{ r['kind'] }}"
-    "{% if r['pks'] %} (PKS {{ r['pks'] }}){% endif %}\n- Cakupan: {{ r['scope'] }}, "
-    "posisi {{ r['as_of'] }}\n- Format: {{ r['format'] }}\n- Keperluan: {{ r['purpose'] }}"
-)
-DATA = (
-    "\n\n{% set d = ti.xcom_pull(task_ids='prepare_data') %}**Data**: {{ d['note'] }}\n\n"
-    "| Berkas | Baris | SHA-256 |\n|---|---|---|\n{% for f in d['files'] %}"
-    "| {{ f['name'] }} | {{ f['rows'] }} | `{{ f['sha256'][:16] }}…` |\n{% endfor %}\n"
-    "Cuplikan: {{ d['preview'] }}\n\n"
-    "Draf surat: `{{ ti.xcom_pull(task_ids='draft_letter')['output_ref'] }}`"
-)
 REJECT = Choice("Tolak", "close_request", "rejected")
 
 with sop_dag(
@@ -47,7 +26,7 @@ with sop_dag(
         2,
         task_id="dispose_request",
         choices=[Choice("Disposisi ke Kabid", "review_request"), REJECT],
-        show=REQUEST,
+        show=show("dispose_request"),
     )
     # 3 Kabid: review the request for the Kasi
     review = decision(
@@ -55,7 +34,7 @@ with sop_dag(
         3,
         task_id="review_request",
         choices=[Choice("Teruskan ke Kasi", "decide_request"), REJECT],
-        show=REQUEST,
+        show=show("review_request"),
     )
     # 4 Kasi (decision): continue, reject, or return to the applicant for clarification
     decide = decision(
@@ -67,7 +46,7 @@ with sop_dag(
             REJECT,
             Choice("Kembalikan ke pemohon untuk klarifikasi", "close_request", "returned"),
         ],
-        show=REQUEST,
+        show=show("decide_request"),
     )
     # 5 Administrator: prepare the data (extraction, files + manifest)
     prepare = work(SOP, 5, task_id="prepare_data", run="piak.data_provision:prepare_data")
@@ -78,7 +57,7 @@ with sop_dag(
         6,
         task_id="check_data",
         choices=[Choice("Sesuai: teruskan untuk paraf Kabid", "initial_by_kabid"), REJECT],
-        show=REQUEST + DATA,
+        show=show("check_data", data=True),
     )
     # 7 Kabid initials; 8 Sekretaris initials
     initial_kabid = decision(
@@ -86,14 +65,14 @@ with sop_dag(
         7,
         task_id="initial_by_kabid",
         choices=[Choice("Paraf", "initial_by_sekretaris"), REJECT],
-        show=REQUEST + DATA,
+        show=show("initial_by_kabid", data=True),
     )
     initial_sekretaris = decision(
         SOP,
         8,
         task_id="initial_by_sekretaris",
         choices=[Choice("Paraf", "sign_by_kadis"), REJECT],
-        show=REQUEST + DATA,
+        show=show("initial_by_sekretaris", data=True),
     )
     # 9 Kadis (decision): sign, or return
     sign = decision(
@@ -104,7 +83,7 @@ with sop_dag(
             Choice("Tandatangani", "number_letter"),
             Choice("Kembalikan", "close_request", "returned"),
         ],
-        show=REQUEST + DATA,
+        show=show("sign_by_kadis", data=True),
     )
     # 10 JFU: outgoing letter number, final letter and hand-over package
     number = entry(
@@ -121,7 +100,7 @@ with sop_dag(
                 title="Nomor surat keluar",
             )
         },
-        show=REQUEST,
+        show=show("number_letter", data=True),
     )
     pack = work(
         SOP,

@@ -35,19 +35,20 @@ def residents(conn, count: int) -> list[tuple[str, str]]:
     ("text", "message"),
     [
         ("", "daftar kosong"),
-        ("1234;Budi;Operator;operator_siak", "baris 1: NIK '1234' harus 16 angka"),
+        ("1234;Budi;Operator;operator_siak", "baris 1: NIK harus 16 angka"),
         ("9901011234560001;Budi;Operator", "baris 1: harus NIK;Nama;Jabatan;Hak akses"),
         ("9901011234560001;Budi;Operator;admin", "hak akses 'admin' bukan salah satu"),
         (
             "9901011234560001;Budi;Operator;operator_siak\n9901011234560001;Budi;Op;supervisor",
-            "NIK ganda 9901011234560001",
+            r"NIK ganda \(baris 1 dan 2\)",
         ),
         ("9901011234560001;=cmd|x;Operator;operator_siak", "baris 1: nama atau jabatan"),
     ],
 )
 def test_a_bad_list_is_refused_naming_the_line(text, message):
-    with pytest.raises(InvalidRequest, match=message):
+    with pytest.raises(InvalidRequest, match=message) as err:
         access_rights.parse_members(text)
+    assert "9901011234560001" not in str(err.value) and "1234'" not in str(err.value)
 
 
 def test_members_are_checked_against_siak(siak):
@@ -59,7 +60,10 @@ def test_members_are_checked_against_siak(siak):
     )
     results = access_rights.check_against_siak(members, siak)
     assert [r["eligible"] for r in results] == [True, False, False]
-    assert results[1]["problem"].startswith("nama di SIAK:")
+    # a NIK is checked without saying whose it is
+    recorded = siak.execute("SELECT NAMA_LGKP FROM BIODATA_WNI WHERE NIK = ?", (other,)).fetchone()
+    assert results[1]["problem"] == "nama tidak sama dengan data SIAK"
+    assert recorded[0] not in json.dumps(results[1]["problem"])
     assert results[2]["problem"] == "NIK tidak terdaftar di SIAK"
 
 
@@ -93,3 +97,27 @@ def test_issuing_twice_gives_one_register_entry_and_one_pact_per_member(
     assert register[nik]["user_id"] == access_rights.user_id_for(checked["anggota"][0])
     pacts = sorted(folder.glob("pakta_integritas_*.pdf"))
     assert len(pacts) == 2 and all(p.read_bytes().startswith(b"%PDF") for p in pacts)
+
+
+def test_the_check_step_never_says_whose_a_nik_is(siak, tmp_path, monkeypatch):
+    (path,) = [row[2] for row in siak.execute("PRAGMA database_list") if row[1] == "main"]
+    monkeypatch.setenv("AIRFLOW_CONN_SIAK_DB", json.dumps({"conn_type": "sqlite", "host": path}))
+    monkeypatch.setenv("PIAK_STORAGE", str(tmp_path))
+    (nik, name), (other, other_name) = residents(siak, 2)
+    context = {
+        "run_id": "manual__2026-11-25T02:00:00+00:00",
+        "logical_date": datetime(2026, 11, 25, 9, 0, tzinfo=ZoneInfo("Asia/Jakarta")),
+        "params": {"asal": "Kecamatan Contoh Barat", "nomor_surat": "800/12/KEC/2026",
+                   "anggota": f"{nik};{name};Operator;operator_siak\n"
+                              f"{other};Nama Keliru;Operator;operator_ktpel"},
+    }  # fmt: skip
+    result = access_rights.check_members(context)
+    shown = json.dumps({k: v for k, v in result.items()})
+    assert "1 dari 2 memenuhi syarat" in result["note"] and "baris 2" in result["note"]
+    for secret in (nik, other, name, other_name, other_name.split()[0]):
+        assert secret not in shown, secret
+    context["params"]["anggota"] = f"{other};Nama Keliru;Operator;operator_ktpel"
+    with pytest.raises(InvalidRequest) as err:
+        access_rights.check_members(context)
+    assert "baris 1: nama tidak sama" in str(err.value)
+    assert other not in str(err.value) and other_name not in str(err.value)

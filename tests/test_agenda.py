@@ -238,7 +238,7 @@ def test_export_xlsx_keeps_notes_as_text(url, tmp_path):
     agenda.record(entry(note='=HYPERLINK("http://x")\x07', output_ref="+62 811"), url)
     path, count = agenda.export_month("2026-11", tmp_path / "agenda.xlsx", url)
     cell = load_workbook(path).active["J4"]
-    assert (count, cell.value, cell.data_type) == (1, '=HYPERLINK("http://x")', "s")
+    assert (count, cell.value, cell.data_type) == (1, '\'=HYPERLINK("http://x")', "s")
 
 
 def test_export_csv(url, tmp_path):
@@ -313,7 +313,7 @@ def test_each_step_is_measured_against_its_standard_time(url, tmp_path):
     assert unmeasured.within_standard is None
     path, _ = agenda.export_month("2026-11", tmp_path / "agenda.xlsx", url)
     rows = [[c.value for c in row] for row in load_workbook(path).active.iter_rows(min_row=4)]
-    assert [row[10:13] for row in rows] == [[4, 5, "ya"], [110, 30, "melebihi"], [None, None, "-"]]
+    assert [row[10:13] for row in rows] == [[4, 5, "ya"], [110, 30, "melebihi"], [None, None, None]]
     report = agenda.standard_time_report("2026-11", url)
     assert [(r["count"], r["over_standard"], r["standard_minutes"]) for r in report] == [(2, 1, 30)]
 

@@ -143,6 +143,7 @@ def test_every_airflow_service_uses_the_project_image_and_settings(compose, gene
         assert agenda.startswith("postgresql") and generated_env["PIAK_AGENDA_PASSWORD"] in agenda
         assert env["PYTHONPATH"] == "/opt/airflow/include", name
         assert env["PIAK_STORAGE"] == "/opt/piak/storage", name
+        assert "AIRFLOW_CONN_PIAK_PSEUDONYM" in env, name  # the pseudonym secret's Connection
         mounts = _mounts(service)
         for source, target in SHARED_MOUNTS.items():
             assert mounts.get(target) == source, f"{name}: {target} is not {source}"

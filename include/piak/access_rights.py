@@ -1,7 +1,9 @@
 """SOP "Prosedur Pemberian Hak Akses Aplikasi SIAK dan KTPEL": the code of its steps.
 
 Step 1 checks the proposed team members against the SIAK database (NIK valid and of an active
-resident of this kabupaten, the name as recorded, a known access role, no duplicates); step 5
+resident of this kabupaten, the name as recorded, a known access role, no duplicates) without
+ever saying whose a NIK is: refusals, the agenda, XCom and the sign-offs name a member by the
+line of the proposal, never by NIK or by the name SIAK records; step 5
 issues the access rights: the office's access register (one entry per member, replaced, never
 duplicated, on a rerun) and an integrity pact (Pakta Integritas) per member as PDF. Passwords are
 not made here: the SIAK administration application sets them at the first login.
@@ -64,6 +66,7 @@ class Member:
     name: str
     position: str
     access: str
+    line: int = 0
 
 
 def parse_members(text: str) -> list[Member]:
@@ -77,7 +80,7 @@ def parse_members(text: str) -> list[Member]:
             raise InvalidRequest(f"anggota baris {number}: harus NIK;Nama;Jabatan;Hak akses")
         nik, name, position, access = parts
         if not _NIK.match(nik):
-            raise InvalidRequest(f"anggota baris {number}: NIK {nik!r} harus 16 angka")
+            raise InvalidRequest(f"anggota baris {number}: NIK harus 16 angka")
         if not _NAME.match(name) or not _NAME.match(position):
             raise InvalidRequest(f"anggota baris {number}: nama atau jabatan tidak sah")
         if access not in ACCESS_ROLES:
@@ -85,19 +88,23 @@ def parse_members(text: str) -> list[Member]:
                 f"anggota baris {number}: hak akses {access!r} bukan salah satu dari "
                 + ", ".join(ACCESS_ROLES)
             )
-        members.append(Member(nik, " ".join(name.split()), position, access))
+        members.append(Member(nik, " ".join(name.split()), position, access, number))
     if not members:
         raise InvalidRequest("anggota: daftar kosong")
     if len(members) > MAX_MEMBERS:
         raise InvalidRequest(f"anggota: paling banyak {MAX_MEMBERS} orang per usulan")
-    seen = [m.nik for m in members]
-    if duplicates := sorted({n for n in seen if seen.count(n) > 1}):
-        raise InvalidRequest(f"anggota: NIK ganda {', '.join(duplicates)}")
+    lines: dict[str, list[int]] = {}
+    for member in members:
+        lines.setdefault(member.nik, []).append(member.line)
+    if duplicates := [found for found in lines.values() if len(found) > 1]:
+        where = "; ".join("baris " + " dan ".join(map(str, found)) for found in duplicates)
+        raise InvalidRequest(f"anggota: NIK ganda ({where})")
     return members
 
 
 def check_against_siak(members: list[Member], conn: Any) -> list[dict[str, Any]]:
-    """Each member against BIODATA_WNI: an active resident with this NIK and this name."""
+    """Each member against BIODATA_WNI: an active resident with this NIK and this name. A
+    mismatch says only that the name differs, never the name SIAK records."""
     results = []
     for member in members:
         row = conn.execute(
@@ -108,7 +115,7 @@ def check_against_siak(members: list[Member], conn: Any) -> list[dict[str, Any]]
         elif str(row[1]) != "0":
             problem = "bukan penduduk aktif"
         elif " ".join(str(row[0]).upper().split()) != member.name.upper():
-            problem = f"nama di SIAK: {row[0]}"
+            problem = "nama tidak sama dengan data SIAK"
         else:
             problem = None
         results.append({**asdict(member), "eligible": problem is None, "problem": problem})
@@ -157,7 +164,7 @@ def check_members(context: Any) -> dict[str, Any]:
         conn.close()
     eligible = [r for r in results if r["eligible"]]
     if not eligible:
-        reasons = "; ".join(f"{r['nik']}: {r['problem']}" for r in results)
+        reasons = "; ".join(f"baris {r['line']}: {r['problem']}" for r in results)
         raise InvalidRequest(f"anggota: tidak ada yang memenuhi syarat ({reasons})")
     record = {
         "nomor": proposal_number(context),
@@ -169,11 +176,14 @@ def check_members(context: Any) -> dict[str, Any]:
         proposal_dir(context) / "hasil_pemeriksaan.json",
         json.dumps(record, indent=2, ensure_ascii=False),
     )
-    refused = [f"{r['name']} ({r['problem']})" for r in results if not r["eligible"]]
+    refused = [f"baris {r['line']} ({r['problem']})" for r in results if not r["eligible"]]
     note = f"{len(eligible)} dari {len(results)} memenuhi syarat"
     if refused:
         note += "; tidak memenuhi: " + ", ".join(refused)
-    return {"output_ref": str(path), "note": note, "members": results}
+    summary = [
+        {k: r[k] for k in ("line", "position", "access", "eligible", "problem")} for r in results
+    ]
+    return {"output_ref": str(path), "note": note, "members": summary}
 
 
 def issue_access(context: Any) -> dict[str, Any]:
@@ -188,8 +198,11 @@ def issue_access(context: Any) -> dict[str, Any]:
         write_bytes_atomic(pact, integrity_pact(member, user_id, checked, run_date(context)))
         pacts.append({**member, "user_id": user_id, "pakta": str(pact)})
     _update_register(pacts, checked["nomor"])
-    names = ", ".join(f"{p['name']} -> {p['user_id']} ({p['access']})" for p in pacts)
-    return {"output_ref": str(register_file()), "note": f"hak akses diterbitkan: {names}"}
+    lines = ", ".join(f"baris {p['line']} ({p['access']})" for p in pacts)
+    return {
+        "output_ref": str(register_file()),
+        "note": f"{len(pacts)} hak akses dan pakta integritas diterbitkan: {lines}",
+    }
 
 
 def user_id_for(member: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from piak import settings
 from piak.errors import PiakError
 from piak.indonesian import MONTHS
 from piak.roles import ROLE_TITLES, ROLES
+from piak.spreadsheet import safe_row
 
 OUTCOMES: dict[str, str] = {
     "done": "selesai",
@@ -302,7 +303,7 @@ HEADERS = [
     "Sesuai waktu baku",
     "Run",
 ]
-WITHIN = {True: "ya", False: "melebihi", None: "-"}
+WITHIN = {True: "ya", False: "melebihi", None: ""}
 
 
 def _rows(items: list[AgendaEntry]) -> list[list[Any]]:
@@ -366,7 +367,7 @@ def _write_csv(path: Path, rows: list[list[Any]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADERS)
-        writer.writerows(rows)
+        writer.writerows(safe_row(row) for row in rows)
 
 
 def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
@@ -390,10 +391,9 @@ def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
     for row in rows:
-        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # a note starting with "=" is text, never a formula
+        sheet.append(
+            safe_row(ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row)
+        )
     widths = [5, 13, 9, 22, 8, 20, 24, 13, 40, 40, 10, 10, 11, 36]
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width

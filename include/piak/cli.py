@@ -84,7 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
     roles = sub.add_parser("roles", help="print who holds which office role")
     roles.set_defaults(handler=_run_roles)
     _add_extract_parser(sub)
+    _add_pks_parser(sub)
     return parser
+
+
+def _add_pks_parser(sub: argparse._SubParsersAction) -> None:
+    """``pks``: the registry of cooperation agreements (config/pks.yaml)."""
+    pks = sub.add_parser("pks", help="the cooperation agreements (PKS) for individual data")
+    pks_sub = pks.add_subparsers(dest="pks_command", required=True, metavar="ACTION")
+    show = pks_sub.add_parser("list", help="list the registered agreements")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=_run_pks_list)
+    add = pks_sub.add_parser("add", help="register an agreement (written to config/pks.yaml)")
+    add.add_argument("--number", required=True, help="PKS number, e.g. PKS/003/DUKCAPIL/2026")
+    add.add_argument("--institution", required=True, help="the institution, as it requests")
+    add.add_argument("--signed", required=True, help="date signed, YYYY-MM-DD")
+    add.add_argument("--valid-from", required=True, help="first valid day, YYYY-MM-DD")
+    add.add_argument("--valid-to", required=True, help="last valid day, YYYY-MM-DD")
+    add.add_argument("--columns", nargs="+", required=True, help="individual columns it allows")
+    add.add_argument(
+        "--open-identity", action="store_true", help="identifiers may be released without pseudonym"
+    )
+    add.add_argument(
+        "--identity-clause", help="the clause opening identity, e.g. 'Pasal 4 ayat (2)'"
+    )
+    add.add_argument("--note", help="a remark (purpose, contact)")
+    add.set_defaults(handler=_run_pks_add)
 
 
 def _add_extract_parser(sub: argparse._SubParsersAction) -> None:
@@ -95,9 +120,11 @@ def _add_extract_parser(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--conn", help="Airflow Connection id (sqlite or oracle)")
     p.add_argument("--kind", default="agregat", help="agregat (default) or perseorangan")
     p.add_argument("--columns", nargs="+", default=[], help="individual: whitelisted columns")
-    p.add_argument("--unmask", nargs="+", default=[], help="identifiers the PKS allows unmasked")
-    p.add_argument("--pks-number", help="individual: PKS (cooperation agreement) number")
-    p.add_argument("--pks-date", help="individual: PKS date, YYYY-MM-DD")
+    p.add_argument(
+        "--unmask", nargs="+", default=[], help="identifiers the PKS opens (no pseudonym)"
+    )
+    p.add_argument("--pks-number", help="individual: PKS number as registered (`piak pks list`)")
+    p.add_argument("--pks-date", help="individual: PKS date, YYYY-MM-DD (checked if given)")
     p.add_argument("--kec", nargs="+", default=[], help="kecamatan codes (99.01.03 or 03)")
     p.add_argument("--kel", nargs="+", default=[], help="kelurahan codes (99.01.03.2001)")
     p.add_argument("--as-of", help="as-of date (default: last 30 June / 31 December)")
@@ -105,7 +132,17 @@ def _add_extract_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--age-max", type=int, help="oldest age")
     p.add_argument("--sex", default="semua", help="semua, laki-laki or perempuan")
     p.add_argument("--format", required=True, help="csv, xlsx or parquet")
-    p.add_argument("--threshold", type=int, default=5, help="small-count threshold (0 = off)")
+    p.add_argument(
+        "--threshold",
+        type=int,
+        help="small-count threshold (default and minimum: the office floor)",
+    )
+    p.add_argument(
+        "--pseudonym-conn",
+        help="Airflow Connection of the pseudonym secret (default: pseudonym_conn_id of "
+        "config/provision.yaml)",
+    )
+    p.add_argument("--release-id", help="release id keying the pseudonyms (default: request hash)")
     p.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     p.add_argument("--chunk-rows", type=int, default=65_536, help="rows per streamed chunk")
     p.add_argument("--applicant", default="Administrator PIAK", help="applicant name")
@@ -278,11 +315,53 @@ def _run_roles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_pks_list(args: argparse.Namespace) -> int:
+    import json
+
+    from piak.provision.config import load_pks, pks_file
+
+    registry = load_pks()
+    if args.json:
+        print(json.dumps([a.as_record() for a in registry.agreements], indent=2))
+        return 0
+    if not registry.agreements:
+        print(f"Belum ada PKS terdaftar ({pks_file()}).")
+        return 0
+    for a in registry.agreements:
+        identity = f"identitas dibuka ({a.identity_clause})" if a.open_identity else "pseudonim"
+        print(f"{a.number}  {a.institution}")
+        print(f"    berlaku {a.period()}, ditandatangani {a.signed.isoformat()}, {identity}")
+        print(f"    kolom: {', '.join(a.columns)}")
+    return 0
+
+
+def _run_pks_add(args: argparse.Namespace) -> int:
+    from piak.provision.config import add_agreement, pks_file
+
+    agreement = add_agreement(
+        {
+            "number": args.number,
+            "institution": args.institution,
+            "signed": args.signed,
+            "valid_from": args.valid_from,
+            "valid_to": args.valid_to,
+            "columns": args.columns,
+            "open_identity": args.open_identity,
+            "identity_clause": args.identity_clause,
+            "note": args.note,
+        }
+    )
+    print(f"PKS {agreement.number} ({agreement.institution}) dicatat di {pks_file()}")
+    return 0
+
+
 def _run_extract(args: argparse.Namespace) -> int:
     from contextlib import closing
     from pathlib import Path
 
     from piak import provision
+    from piak.provision.config import load_settings
+    from piak.provision.pseudonym import Pseudonymiser, office_secret
     from piak.provision.request import today_wib
 
     params = {
@@ -314,7 +393,14 @@ def _run_extract(args: argparse.Namespace) -> int:
         request = provision.validate_request(
             params, region_lookup=lambda: provision.load_regions(conn)
         )
-        result = provision.prepare_data(request, conn, out, reuse=False, chunk_rows=args.chunk_rows)
+        pseudonyms = None
+        if request.pseudonymised:
+            conn_id = args.pseudonym_conn or load_settings().pseudonym_conn_id
+            release = args.release_id or request.fingerprint()[:16]
+            pseudonyms = Pseudonymiser(office_secret(conn_id), release)
+        result = provision.prepare_data(
+            request, conn, out, reuse=False, pseudonyms=pseudonyms, chunk_rows=args.chunk_rows
+        )
     print(f"Data {request.kind} per {result['as_of']} ({result['scope']}) -> {out}")
     for entry in result["files"]:
         print(f"  {entry['name']}: {entry['rows']} baris, {entry['size']} byte")

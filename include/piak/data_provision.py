@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -17,17 +18,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from piak import letters, settings
 from piak.errors import PiakError
 from piak.files import write_text_atomic
+from piak.provision.config import Office, load_settings
 from piak.steps import ANSWER_XCOM, run_date, run_key
 
 REQUEST_FILE = "permohonan.json"
 DATA_DIR = "data"
 DRAFT_LETTER = "surat_balasan_draf.pdf"
+FINAL_LETTER = "surat_balasan.pdf"
 CLOSED_FILE = "ditutup.json"
+NUMBER = re.compile(r"^PD-\d{8}-\d{6}-[0-9a-f]{6}$")
 
 
 @dataclass(frozen=True)
@@ -35,35 +37,21 @@ class ProvisionConfig:
     conn_id: str
     requests_dir: Path
     archive_dir: Path
-    suppression_threshold: int
-    office: letters.Office
-
-
-def config_file() -> Path:
-    return settings.config_file("PIAK_PROVISION_FILE", "provision.yaml")
+    floor: int
+    pseudonym_conn_id: str
+    office: Office
 
 
 def load_config(path: Path | None = None) -> ProvisionConfig:
     """``config/provision.yaml`` (or ``PIAK_PROVISION_FILE``), checked; paths under PIAK_HOME."""
-    path = path or config_file()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        office = letters.Office(**data["office"])
-        conn_id = str(data["conn_id"])
-        threshold = int(data.get("suppression_threshold", 5))
-    except FileNotFoundError:
-        raise PiakError(f"{path}: berkas konfigurasi tidak ditemukan") from None
-    except (KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
-        raise PiakError(f"{path}: konfigurasi tidak sah: {exc}") from None
-
-    def under_home(key: str) -> Path:
-        value = Path(str(data.get(key) or ""))
-        if not str(value) or str(value) == ".":
-            raise PiakError(f"{path}: {key} wajib diisi")
-        return value if value.is_absolute() else settings.home() / value
-
+    settings_ = load_settings(path)
     return ProvisionConfig(
-        conn_id, under_home("requests_dir"), under_home("archive_dir"), threshold, office
+        conn_id=settings_.conn_id,
+        requests_dir=settings_.folder("requests_dir"),
+        archive_dir=settings_.folder("archive_dir"),
+        floor=settings_.suppression_floor,
+        pseudonym_conn_id=settings_.pseudonym_conn_id,
+        office=settings_.office,
     )
 
 
@@ -76,58 +64,138 @@ def request_dir(context: Any, config: ProvisionConfig) -> Path:
     return config.requests_dir / request_number(context)
 
 
-def _read_request(folder: Path) -> dict[str, Any]:
+def folder_of(number: str, config: ProvisionConfig | None = None) -> Path:
+    """The folder of request ``number`` (refused unless it is a request number)."""
+    if not isinstance(number, str) or not NUMBER.match(number):
+        raise PiakError("nomor permohonan tidak sah")
+    return (config or load_config()).requests_dir / number
+
+
+def read_request(folder: Path) -> dict[str, Any]:
     path = folder / REQUEST_FILE
     if not path.exists():
-        raise PiakError(f"{path} belum ada: permohonan belum dicatat pada run ini")
+        raise PiakError(f"{path.name} belum ada: permohonan belum dicatat pada run ini")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _checked(params: dict[str, Any], conn: Any) -> Any:
+def _checked(params: dict[str, Any], conn: Any, config: ProvisionConfig) -> Any:
     from piak import provision
 
     return provision.validate_request(
-        params, region_lookup=lambda: provision.load_regions(conn), today=None
+        params, region_lookup=lambda: provision.load_regions(conn), floor=config.floor
     )
+
+
+#: Sign-off body parts (Jinja, rendered by the sign-off task): what is approved, the earlier
+#: decisions with their notes, and - once extracted - the figures, never a resident's data.
+SHOW_REQUEST = (
+    "{% set r = ti.xcom_pull(task_ids='record_request') %}"
+    "**Permohonan {{ r['number'] }}** - yang Anda setujui:\n\n"
+    "{% for line in r['summary'] %}- {{ line[0] }}: {{ line[1] }}\n{% endfor %}\n"
+    "[Buka ringkasan, angka, draf surat dan berkas rilis]({{ r['pages'] }})\n"
+)
+SHOW_DATA = (
+    "\n{% set d = ti.xcom_pull(task_ids='prepare_data') %}**Data yang disiapkan**: "
+    "{{ d['note'] }}\n\n| Berkas | Baris | SHA-256 |\n|---|---|---|\n{% for f in d['files'] %}"
+    "| {{ f['name'] }} | {{ f['rows'] }} | `{{ f['sha256'][:16] }}…` |\n{% endfor %}\n"
+    "SHA-256 manifest.json: `{{ d['manifest_sha256'] }}`\n\n"
+    "[Angka/tabel]({{ r['pages'] }}angka) · [Draf surat (PDF)]({{ r['pages'] }}surat) · "
+    "[Berkas rilis]({{ r['pages'] }}#berkas)\n"
+)
+
+
+def show_decisions(earlier: list[tuple[str, str]]) -> str:
+    """A sign-off body part listing the answers of ``earlier`` sign-offs (task id, label)."""
+    steps = ", ".join(f"({task_id!r}, {label!r})" for task_id, label in earlier)
+    return (
+        "\n**Keputusan sebelumnya:**\n\n"
+        f"{{% for t, label in [{steps}] %}}"
+        "{% set a = ti.xcom_pull(task_ids=t, key='answer') %}{% if a %}"
+        "- {{ label }}: *{{ a['chosen_options'] | join(', ') }}* oleh "
+        "{{ a['responded_by_user']['name'] }}"
+        "{% if a['params_input'].get('catatan') %} - catatan: {{ a['params_input']['catatan'] }}"
+        "{% endif %}\n{% endif %}{% endfor %}"
+    )
+
+
+#: The sign-offs of the DAG in their order, with how the body names them to later approvers.
+SIGNOFFS = [
+    ("dispose_request", "Langkah 2, Sekretaris (disposisi)"),
+    ("review_request", "Langkah 3, Kabid (telaah)"),
+    ("decide_request", "Langkah 4, Kasi (keputusan)"),
+    ("check_data", "Langkah 6, Kasi (pemeriksaan data)"),
+    ("initial_by_kabid", "Langkah 7, Kabid (paraf)"),
+    ("initial_by_sekretaris", "Langkah 8, Sekretaris (paraf)"),
+    ("sign_by_kadis", "Langkah 9, Kadis (tanda tangan)"),
+    ("number_letter", "Langkah 10, JFU (nomor surat)"),
+]
+#: The decisions that can close a request.
+DECISIONS = [task_id for task_id, _ in SIGNOFFS[:7]]
+
+
+def signoff_show(task_id: str, data: bool = False) -> str:
+    """What sign-off ``task_id`` shows: the request, the earlier decisions, and the data."""
+    earlier = SIGNOFFS[: [t for t, _ in SIGNOFFS].index(task_id)]
+    parts = [SHOW_REQUEST, show_decisions(earlier) if earlier else "", SHOW_DATA if data else ""]
+    return "".join(parts)
+
+
+def summary_text(lines: list[list[str]] | list[tuple[str, str]]) -> str:
+    """The summary as one line of text (the agenda's note)."""
+    return "; ".join(f"{label}: {value}" for label, value in lines)
 
 
 # -- step 1 --------------------------------------------------------------------------------
 
 
 def record_request(context: Any) -> dict[str, Any]:
-    """Step 1: check the request (refused before any step runs) and record it."""
+    """Step 1: check the request (refused before any step runs), estimate its size, record it.
+
+    Returns the summary every sign-off shows - what is asked, never a resident's data."""
     from piak import provision
+    from piak.provision.output import summary_lines
+    from piak.provision.source import fetch_all
+    from piak.provision.sql import count_query
 
     config = load_config()
     params = {k: v for k, v in dict(context["params"]).items() if v not in (None, "", [])}
-    params.setdefault("ambang_sel_kecil", config.suppression_threshold)
     conn = provision.connect(config.conn_id)
     try:
-        request = _checked(params, conn)
-        scope = provision.describe_scope(request, provision.load_regions(conn))
+        request = _checked(params, conn, config)
+        regions = provision.load_regions(conn)
+        scope = provision.describe_scope(request, regions)
+        dialect = provision.source.dialect_of(conn)
+        estimated = int(fetch_all(conn, count_query(request, dialect))[0][0])
     finally:
         conn.close()
     number = request_number(context)
+    lines = summary_lines(request, scope, estimated)
+    record = {
+        "nomor": number,
+        "run_id": context["run_id"],
+        "params": request.to_params(),
+        "cakupan": scope,
+        "perkiraan_baris": estimated,
+        "ringkasan": lines,
+        "pks": request.agreement.as_record() if request.agreement else None,
+    }
     folder = request_dir(context, config)
-    record = {"nomor": number, "params": request.to_params(), "cakupan": scope}
     write_text_atomic(folder / REQUEST_FILE, json.dumps(record, indent=2, ensure_ascii=False))
     return {
         "output_ref": number,
-        "note": (
-            f"{number}: {request.applicant} ({request.institution}), data {request.kind}, "
-            f"{scope}, posisi {request.as_of.isoformat()}"
-        ),
+        "note": f"{number}: {summary_text(lines)}",
         "number": number,
-        "applicant": request.applicant,
-        "institution": request.institution,
-        "letter": f"{request.letter_number} tanggal {request.letter_date.isoformat()}",
-        "purpose": request.purpose,
-        "kind": request.kind,
-        "scope": scope,
-        "as_of": request.as_of.isoformat(),
-        "format": request.format,
-        "pks": request.pks_number,
+        "summary": [list(line) for line in lines],
+        "estimated_rows": estimated,
+        "pages": pages_url(number),
     }
+
+
+def pages_url(number: str) -> str:
+    """Where the request's figures, draft letter and release open in the Airflow UI."""
+    from piak.provision_pages import URL_PREFIX
+
+    return f"{settings.airflow_base_url()}{URL_PREFIX}/{number}/"
 
 
 # -- step 5 --------------------------------------------------------------------------------
@@ -135,76 +203,60 @@ def record_request(context: Any) -> dict[str, Any]:
 
 def prepare_data(context: Any) -> dict[str, Any]:
     """Step 5: extract the data into the request's folder (files + manifest); a rerun reuses a
-    complete extract of the same request."""
+    complete extract of the same request. Returns counts, checksums and k-anonymity only."""
     from piak import provision
+    from piak.provision.pseudonym import Pseudonymiser, office_secret
 
     config = load_config()
     folder = request_dir(context, config)
-    record = _read_request(folder)
+    record = read_request(folder)
     conn = provision.connect(config.conn_id)
     try:
-        request = _checked(record["params"], conn)
-        result = provision.prepare_data(request, conn, folder / DATA_DIR)
+        request = _checked(record["params"], conn, config)
+        pseudonyms = None
+        if request.pseudonymised:
+            secret = office_secret(config.pseudonym_conn_id)
+            pseudonyms = Pseudonymiser(secret, record["nomor"])
+        result = provision.prepare_data(request, conn, folder / DATA_DIR, pseudonyms=pseudonyms)
     finally:
         conn.close()
+    manifest = provision.load_manifest(folder / DATA_DIR)
     files = [
         {"name": f["name"], "rows": f.get("rows"), "sha256": f["sha256"]} for f in result["files"]
     ]
+    k = manifest.get("k_anonymity")
+    suppression = manifest["suppression"]
+    note = f"{len(files)} berkas, {sum(result['row_counts'].values())} baris"
+    if request.kind == "agregat":
+        note += (
+            f"; {suppression['cells']} sel disensor ({suppression['primary']} sel kecil, "
+            f"{suppression['secondary']} sel pendamping), ambang {suppression['threshold']}"
+        )
+    if k:
+        note += f"; {kanon_text(k)}"
     return {
         "output_ref": result["out_dir"],
-        "note": (
-            f"{len(files)} berkas, {sum(result['row_counts'].values())} baris; "
-            f"{result['suppressed_cells']} sel kecil disembunyikan"
-        ),
+        "note": note,
         "files": files,
         "row_counts": result["row_counts"],
         "suppressed_cells": result["suppressed_cells"],
-        "preview": preview(folder / DATA_DIR, files),
+        "suppression": {
+            key: suppression[key] for key in ("threshold", "cells", "primary", "secondary")
+        },
+        "k_anonymity": k,
+        "manifest_sha256": file_sha256(folder / DATA_DIR / provision.engine.MANIFEST),
     }
 
 
-def preview(folder: Path, files: list[dict[str, Any]], rows: int = 6) -> str:
-    """The first rows of the first data file, as a Markdown table (for the Kasi's check)."""
-    if not files:
-        return "(tidak ada berkas)"
-    first = folder / files[0]["name"]
-    table = _head(first, rows)
-    if not table:
-        return f"`{first.name}`"
-    lines = [
-        "| " + " | ".join(str(c) for c in table[0]) + " |",
-        "|" + "---|" * len(table[0]),
-    ]
-    lines += [
-        "| " + " | ".join("" if c is None else str(c) for c in row) + " |" for row in table[1:]
-    ]
-    return f"`{first.name}`\n\n" + "\n".join(lines)
-
-
-def _head(path: Path, rows: int) -> list[list[Any]]:
-    if path.suffix == ".csv":
-        import csv
-
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return [row for _, row in zip(range(rows), csv.reader(handle), strict=False)]
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.ParquetFile(path).read_row_group(0).slice(0, rows - 1).to_pylist()
-        return [list(table[0])] + [list(r.values()) for r in table] if table else []
-    if path.suffix == ".xlsx":
-        from openpyxl import load_workbook
-
-        book = load_workbook(path, read_only=True)
-        try:
-            sheet = book.worksheets[1] if len(book.worksheets) > 1 else book.worksheets[0]
-            return [
-                list(r)
-                for _, r in zip(range(rows), sheet.iter_rows(values_only=True), strict=False)
-            ]
-        finally:
-            book.close()
-    return []
+def kanon_text(k: dict[str, Any]) -> str:
+    """The k-anonymity of a release in words."""
+    if k.get("k") is None:
+        return "k-anonimitas: tidak ada kolom kuasi-identitas"
+    return (
+        f"k-anonimitas {k['k']} atas {', '.join(k['quasi_identifiers'])}: "
+        f"{k['classes_below_threshold']} kelompok < {k['threshold']} "
+        f"({k['rows_below_threshold']} dari {k['rows']} baris), {k['unique_rows']} baris unik"
+    )
 
 
 # -- steps 6 and 10: letters -----------------------------------------------------------------
@@ -213,9 +265,10 @@ def _head(path: Path, rows: int) -> list[list[Any]]:
 def _facts(folder: Path) -> letters.LetterFacts:
     from piak import provision
 
-    record = _read_request(folder)
+    record = read_request(folder)
     params = record["params"]
     manifest = provision.load_manifest(folder / DATA_DIR)
+    agreement = record.get("pks")
     return letters.LetterFacts(
         request_number=record["nomor"],
         applicant=params["nama_pemohon"],
@@ -227,11 +280,9 @@ def _facts(folder: Path) -> letters.LetterFacts:
         as_of=date.fromisoformat(params["tanggal_data"]),
         scope=record["cakupan"],
         files=[(f["name"], int(f.get("rows") or 0), f["sha256"]) for f in manifest["files"]],
-        pks=(
-            f"{params['nomor_pks']} tanggal {params['tanggal_pks']}"
-            if params.get("nomor_pks")
-            else None
-        ),
+        pks=(f"{agreement['number']} tanggal {agreement['signed']}" if agreement else None),
+        summary=[(label, value) for label, value in record["ringkasan"]],
+        manifest_sha256=file_sha256(folder / DATA_DIR / provision.engine.MANIFEST),
     )
 
 
@@ -239,14 +290,18 @@ def draft_letter(context: Any) -> dict[str, Any]:
     """Step 6: the draft notification letter (PDF, marked DRAF, no number yet)."""
     config = load_config()
     folder = request_dir(context, config)
+    facts = _facts(folder)
     path = letters.render(
         folder / DRAFT_LETTER,
         office=config.office,
-        facts=_facts(folder),
+        facts=facts,
         dated=run_date(context).date(),
         number=None,
     )
-    return {"output_ref": str(path), "note": "draf surat balasan dibuat"}
+    return {
+        "output_ref": str(path),
+        "note": f"draf surat balasan dibuat; SHA-256 manifest {facts.manifest_sha256}",
+    }
 
 
 def _answer(context: Any, task_id: str) -> dict[str, Any]:
@@ -257,26 +312,39 @@ def _answer(context: Any, task_id: str) -> dict[str, Any]:
 
 
 def pack_release(context: Any, number_task: str) -> dict[str, Any]:
-    """Step 10: the final letter with the outgoing number, and the hand-over package (zip of
-    the data, its manifest and the letter) with its SHA-256."""
+    """Step 10: the final letter with the outgoing number, and the hand-over package."""
     config = load_config()
-    folder = request_dir(context, config)
     outgoing = str(_answer(context, number_task)["params_input"]["nomor_surat_keluar"]).strip()
+    return hand_over(request_dir(context, config), config, outgoing, run_date(context).date())
+
+
+def hand_over(folder: Path, config: ProvisionConfig, outgoing: str, dated: date) -> dict[str, Any]:
+    """Check every data file against the manifest - a file changed, missing or added since
+    step 5 stops the hand-over before anything is written - then the final letter (with the
+    manifest's SHA-256) and the package (zip of the data, its manifest and the letter)."""
+    from piak import provision
+
+    problems = provision.verify_output(folder / DATA_DIR)
+    if problems:
+        raise PiakError(
+            "data tidak cocok dengan manifest, paket tidak dibuat: " + "; ".join(problems)
+        )
+    facts = _facts(folder)
     letter = letters.render(
-        folder / "surat_balasan.pdf",
-        office=config.office,
-        facts=_facts(folder),
-        dated=run_date(context).date(),
-        number=outgoing,
+        folder / FINAL_LETTER, office=config.office, facts=facts, dated=dated, number=outgoing
     )
-    package = folder / f"{request_number(context)}.zip"
+    package = folder / f"{folder.name}.zip"
     _zip(package, folder / DATA_DIR, letter)
-    digest = _sha256(package)
+    digest = file_sha256(package)
     write_text_atomic(package.with_suffix(".zip.sha256"), f"{digest}  {package.name}\n")
     return {
         "output_ref": str(package),
-        "note": f"surat nomor {outgoing}; paket {package.name} sha256={digest}",
+        "note": (
+            f"surat nomor {outgoing}; {len(facts.files)} berkas diperiksa ulang terhadap manifest "
+            f"(SHA-256 manifest {facts.manifest_sha256}); paket {package.name} sha256={digest}"
+        ),
         "sha256": digest,
+        "manifest_sha256": facts.manifest_sha256,
     }
 
 
@@ -287,13 +355,17 @@ def _zip(package: Path, data_dir: Path, letter: Path) -> None:
             for path in sorted(data_dir.iterdir()):
                 archive.write(path, f"data/{path.name}")
             archive.write(letter, letter.name)
+        with zipfile.ZipFile(tmp) as archive:
+            broken = archive.testzip()
+        if broken is not None:
+            raise PiakError(f"paket rusak saat ditulis ({broken}); diulang nanti")
         tmp.replace(package)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(4 * 1024 * 1024):
@@ -311,13 +383,13 @@ def archive_release(context: Any) -> dict[str, Any]:
     package = request_dir(context, config) / f"{number}.zip"
     if not package.exists():
         raise PiakError(f"paket {package} belum ada: langkah 10 belum selesai")
-    expected = _sha256(package)
+    expected = file_sha256(package)
     target = config.archive_dir / number[3:7] / package.name
-    if not (target.exists() and _sha256(target) == expected):
+    if not (target.exists() and file_sha256(target) == expected):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(package, tmp)
-        if _sha256(tmp) != expected:
+        if file_sha256(tmp) != expected:
             tmp.unlink()
             raise PiakError(f"salinan arsip {target} tidak cocok dengan paket; diulang nanti")
         tmp.replace(target)

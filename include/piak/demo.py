@@ -72,6 +72,10 @@ def airflow_env(
             "AIRFLOW_CONN_SIAK_DB": json.dumps(
                 {"conn_type": "sqlite", "host": str(piak_home / "siak_demo.db")}
             ),
+            # The office secret of the per-release pseudonyms, generated once per AIRFLOW_HOME.
+            "AIRFLOW_CONN_PIAK_PSEUDONYM": json.dumps(
+                {"conn_type": "generic", "password": pseudonym_secret(airflow_home)}
+            ),
             "PIAK_AIRFLOW_URL": f"http://127.0.0.1:{port}",
             # standalone starts its components as `airflow ...` from PATH
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
@@ -83,6 +87,18 @@ def airflow_env(
     if roles_path:
         env["PIAK_ROLES_FILE"] = str(roles_path)
     return env
+
+
+def pseudonym_secret(airflow_home: Path) -> str:
+    """The demo's pseudonym secret: generated on first use, kept owner-only in AIRFLOW_HOME."""
+    path = airflow_home / "piak_pseudonym_secret.generated"
+    if not path.exists() or not path.stat().st_size:
+        airflow_home.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(secrets.token_urlsafe(32))
+        tmp.replace(path)
+    return path.read_text().strip()
 
 
 def ensure_passwords(airflow_home: Path, roles_path: Path | None = None) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """The notification letter (surat balasan) of a population-data request, as PDF.
 
 The draft (step 6) carries the word DRAF and no number; the final letter (step 10) carries the
-outgoing letter number the JFU entered. Both list what is released: every file with its rows and
-SHA-256, so the letter and the data identify each other. Text in Bahasa Indonesia.
+outgoing letter number the JFU entered. Both state what is released - the same summary the
+approvers signed (kind, scope, columns, identifiers opened and under which PKS clause, threshold,
+rows, format) - and list every file with its rows and SHA-256, with the SHA-256 of
+``manifest.json`` so the recipient can check the whole hand-over. Text in Bahasa Indonesia.
 """
 
 from __future__ import annotations
@@ -10,24 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from piak.files import write_bytes_atomic
 from piak.indonesian import tanggal
 
 KINDS = {"agregat": "data agregat", "perseorangan": "data perseorangan"}
-
-
-@dataclass(frozen=True)
-class Office:
-    """The letterhead and the signatory (``config/provision.yaml``)."""
-
-    government: str
-    name: str
-    address: str
-    city: str
-    head_title: str
-    head_name: str
-    head_id: str
 
 
 @dataclass(frozen=True)
@@ -45,11 +35,11 @@ class LetterFacts:
     scope: str
     files: list[tuple[str, int, str]] = field(default_factory=list)  # name, rows, sha256
     pks: str | None = None
+    summary: list[tuple[str, str]] = field(default_factory=list)  # what the approvers signed
+    manifest_sha256: str | None = None
 
 
-def render(
-    out: Path, *, office: Office, facts: LetterFacts, dated: date, number: str | None
-) -> Path:
+def render(out: Path, *, office: Any, facts: LetterFacts, dated: date, number: str | None) -> Path:
     """Write the letter to ``out`` (atomically); ``number`` None makes it the draft."""
     from fpdf import FPDF
 
@@ -63,6 +53,7 @@ def render(
         _draft_mark(pdf)
     _header(pdf, facts, number, office, dated)
     _body(pdf, facts)
+    _summary(pdf, facts)
     _files(pdf, facts)
     _closing(pdf, office)
     return write_bytes_atomic(out, bytes(pdf.output()))
@@ -73,7 +64,7 @@ def pdf_text(value: str) -> str:
     return value.encode("latin-1", "replace").decode("latin-1")
 
 
-def _letterhead(pdf, office: Office) -> None:
+def _letterhead(pdf, office: Any) -> None:
     pdf.set_font("Helvetica", "B", 13)
     pdf.cell(0, 6, pdf_text(office.government.upper()), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "B", 14)
@@ -93,7 +84,7 @@ def _draft_mark(pdf) -> None:
     pdf.set_text_color(0, 0, 0)
 
 
-def _header(pdf, facts: LetterFacts, number: str | None, office: Office, dated: date) -> None:
+def _header(pdf, facts: LetterFacts, number: str | None, office: Any, dated: date) -> None:
     pdf.set_font("Helvetica", "", 11)
     pdf.cell(0, 6, pdf_text(f"{office.city}, {tanggal(dated)}"), align="R")
     pdf.ln(8)
@@ -141,6 +132,19 @@ def _body(pdf, facts: LetterFacts) -> None:
     pdf.ln(3)
 
 
+def _summary(pdf, facts: LetterFacts) -> None:
+    if not facts.summary:
+        return
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(0, 6, "Ringkasan data yang diberikan:", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 9)
+    for label, value in facts.summary:
+        pdf.cell(45, 5, pdf_text(label))
+        pdf.multi_cell(0, 5, pdf_text(f": {value}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 11)
+    pdf.ln(3)
+
+
 def _files(pdf, facts: LetterFacts) -> None:
     pdf.set_font("Helvetica", "B", 9)
     widths = (48, 20, 97)
@@ -153,11 +157,28 @@ def _files(pdf, facts: LetterFacts) -> None:
         pdf.cell(widths[1], 5, f"{rows:,}".replace(",", "."), border=1, align="R")
         pdf.cell(widths[2], 5, sha, border=1)
         pdf.ln()
+    if facts.manifest_sha256:
+        pdf.set_font("Helvetica", "B", 6.5)
+        pdf.cell(widths[0], 5, "manifest.json", border=1)
+        pdf.cell(widths[1], 5, "", border=1)
+        pdf.cell(widths[2], 5, facts.manifest_sha256, border=1)
+        pdf.ln()
+        pdf.set_font("Helvetica", "", 9)
+        pdf.ln(2)
+        pdf.multi_cell(
+            0,
+            5,
+            pdf_text(
+                "Keutuhan data dapat diperiksa penerima: SHA-256 berkas manifest.json harus "
+                f"{facts.manifest_sha256} (mis. sha256sum manifest.json), dan setiap berkas "
+                "harus cocok dengan SHA-256 yang tercantum di manifest tersebut."
+            ),
+        )
     pdf.set_font("Helvetica", "", 11)
     pdf.ln(4)
 
 
-def _closing(pdf, office: Office) -> None:
+def _closing(pdf, office: Any) -> None:
     pdf.multi_cell(0, 6, "Demikian disampaikan, atas perhatiannya diucapkan terima kasih.")
     pdf.ln(6)
     x = pdf.w / 2 + 5

@@ -34,6 +34,15 @@ class ColumnSpec:
     codes: str | None = None
     identifier: bool = False
     source: str = "b"
+    #: A date released as its year only, unless this identifier is opened (the day would give
+    #: the identifier back).
+    exact_with: str | None = None
+    #: Header of the year when the date is coarsened.
+    year_header: str | None = None
+    #: Counted in the k-anonymity of the release (what an outsider may know about a person).
+    quasi_identifier: bool = False
+    #: Names a person by itself (a name); reported, never a quasi-identifier.
+    direct: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,9 +62,7 @@ class Catalog:
     columns: dict[str, ColumnSpec]
     aggregates: tuple[AggregateSpec, ...]
     codes: dict[str, dict[int, str]]
-    mask_keep: int
-    mask_fill: str
-    mask_length: int
+    pseudonym_prefix: dict[str, str]
     active_flag: str
     adult_age: int
     ever_married: tuple[int, ...]
@@ -65,8 +72,12 @@ class Catalog:
 
     @property
     def identifiers(self) -> tuple[str, ...]:
-        """Columns masked unless a PKS allows them."""
+        """Columns replaced by pseudonyms unless a PKS clause opens them."""
         return tuple(name for name, spec in self.columns.items() if spec.identifier)
+
+    @property
+    def quasi_identifiers(self) -> tuple[str, ...]:
+        return tuple(name for name, spec in self.columns.items() if spec.quasi_identifier)
 
     def labels(self, table: str) -> dict[int, str]:
         """Code -> Indonesian label of a code table of ``codes.yaml``."""
@@ -93,6 +104,8 @@ def _column(name: str, raw: dict[str, Any], codes: dict[str, dict[int, str]]) ->
         raise PiakError(f"provision.yaml: kolom {name}: type/source tidak dikenal")
     if spec.codes is not None and spec.codes not in codes:
         raise PiakError(f"provision.yaml: kolom {name}: tabel kode {spec.codes} tidak ada")
+    if spec.exact_with is not None and (spec.type != "date" or not spec.year_header):
+        raise PiakError(f"provision.yaml: kolom {name}: exact_with perlu type date dan year_header")
     return spec
 
 
@@ -114,13 +127,19 @@ def load() -> Catalog:
     codes_raw = yaml.safe_load((DATA / "codes.yaml").read_text(encoding="utf-8"))
     codes = {table: {int(k): str(v) for k, v in rows.items()} for table, rows in codes_raw.items()}
     columns = {n: _column(n, spec, codes) for n, spec in raw["individual_columns"].items()}
+    for name, spec in columns.items():
+        if spec.exact_with and not (
+            spec.exact_with in columns and columns[spec.exact_with].identifier
+        ):
+            raise PiakError(f"provision.yaml: kolom {name}: exact_with bukan kolom identitas")
+    prefixes = {str(k): str(v) for k, v in raw["pseudonym"]["prefix"].items()}
+    if set(prefixes) != {n for n, s in columns.items() if s.identifier}:
+        raise PiakError("provision.yaml: pseudonym.prefix harus menyebut setiap kolom identitas")
     return Catalog(
         columns=columns,
         aggregates=tuple(_aggregate(a, codes) for a in raw["aggregates"]),
         codes=codes,
-        mask_keep=int(raw["mask"]["keep"]),
-        mask_fill=str(raw["mask"]["fill"]),
-        mask_length=int(raw["mask"]["length"]),
+        pseudonym_prefix=prefixes,
         active_flag=str(raw["active_flag"]),
         adult_age=int(raw["wajib_ktp"]["min_age"]),
         ever_married=tuple(int(c) for c in raw["wajib_ktp"]["ever_married"]),

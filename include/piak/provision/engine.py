@@ -22,12 +22,17 @@ from piak.files import write_text_atomic
 from piak.provision import aggregate, individual
 from piak.provision.catalog import load
 from piak.provision.output import Written, cover_lines, now_wib
+from piak.provision.pseudonym import Pseudonymiser
 from piak.provision.request import Regions, Request, describe_scope, load_regions
 from piak.provision.source import CHUNK_ROWS, dialect_of
 from piak.provision.sql import Query, aggregate_query, individual_query
 
 MANIFEST = "manifest.json"
-FORMAT = "piak-data-provision/1"
+FORMAT = "piak-data-provision/2"
+SUPPRESSION_METHOD = (
+    "primer 1..ambang-1 di semua tabel dan tingkat; sekunder sampai audit LP (HiGHS) atas "
+    "seluruh rilis lulus: tiap sel kecil tidak dapat dihitung dan tidak dapat dibuktikan kecil"
+)
 
 
 def _checksum(body: dict[str, Any]) -> str:
@@ -137,6 +142,7 @@ def _manifest(
     suppressed = sum(
         t.get("suppressed_primary", 0) + t.get("suppressed_secondary", 0) for t in tables
     )
+    audit = extra.pop("suppression_audit", None)
     body = {
         "format": FORMAT,
         "created_at": now_wib().isoformat(timespec="seconds"),
@@ -149,12 +155,26 @@ def _manifest(
         "tables": tables,
         "row_counts": {t["name"]: t["rows"] for t in tables},
         "suppression": {
-            "threshold": request.threshold if request.kind == "agregat" else None,
-            "applied": request.kind == "agregat" and request.threshold > 1,
-            "level": "kelurahan" if request.kind == "agregat" else None,
+            "threshold": request.threshold,
+            "applied": request.kind == "agregat",
+            "levels": ["kabupaten", "kecamatan", "kelurahan"] if request.kind == "agregat" else [],
             "cells": suppressed,
+            "primary": audit["primary"] if audit else 0,
+            "secondary": audit["secondary"] if audit else 0,
+            "method": SUPPRESSION_METHOD if request.kind == "agregat" else None,
+            "audit": audit,
         },
-        "masking": {"masked": list(request.masked), "unmasked": list(request.unmasked)},
+        "identifiers": {
+            "pseudonymised": list(request.pseudonymised),
+            "opened": list(request.unmasked),
+            "opened_under": (
+                request.agreement.identity_clause
+                if request.unmasked and request.agreement
+                else None
+            ),
+            "year_only": list(request.coarsened),
+        },
+        "pks": request.agreement.as_record() if request.agreement else None,
         **extra,
     }
     return {**body, "manifest_sha256": _checksum(body)}
@@ -163,7 +183,7 @@ def _manifest(
 def _aggregate(
     request: Request, conn: Any, dialect: str, regions: Regions, work: Path
 ) -> tuple[list[Written], list[dict[str, Any]], dict[str, Any]]:
-    tables = aggregate.build_pack(conn, dialect, request, regions)
+    tables, suppression = aggregate.build_pack(conn, dialect, request, regions)
     files = aggregate.write_pack(
         tables, work, request.format, cover_lines(request, regions), request
     )
@@ -185,7 +205,7 @@ def _aggregate(
     queries = [
         _statement(spec.key, aggregate_query(spec, request, dialect)) for spec in load().aggregates
     ]
-    return files, described, {"queries": queries}
+    return files, described, {"queries": queries, "suppression_audit": suppression.report()}
 
 
 def _individual(
@@ -194,18 +214,23 @@ def _individual(
     dialect: str,
     regions: Regions,
     work: Path,
+    pseudonyms: Pseudonymiser | None,
     chunk_rows: int,
     xlsx_max_rows: int,
 ) -> tuple[list[Written], list[dict[str, Any]], dict[str, Any]]:
+    if request.pseudonymised and pseudonyms is None:
+        raise PiakError("identitas disamarkan dengan pseudonim, tetapi rahasia pseudonim tidak ada")
     files, note = individual.write_extract(
         conn,
         dialect,
         request,
         work,
         cover=cover_lines(request, regions),
+        pseudonyms=pseudonyms,
         chunk_rows=chunk_rows,
         xlsx_max_rows=xlsx_max_rows,
     )
+    k_anonymity = note.pop("k_anonymity")
     rows = files[0].rows
     table = {
         "name": individual.STEM,
@@ -215,7 +240,10 @@ def _individual(
         "rows": rows,
     }
     query = _statement(individual.STEM, individual_query(request, dialect))
-    return files, [table], {"queries": [query], "extract": note}
+    extra = {"queries": [query], "extract": note, "k_anonymity": k_anonymity}
+    if request.pseudonymised and pseudonyms is not None:
+        extra["pseudonyms"] = pseudonyms.describe()
+    return files, [table], extra
 
 
 def _statement(name: str, query: Query) -> dict[str, Any]:
@@ -230,13 +258,15 @@ def prepare_data(
     out_dir: Path,
     *,
     reuse: bool = True,
+    pseudonyms: Pseudonymiser | None = None,
     chunk_rows: int = CHUNK_ROWS,
     xlsx_max_rows: int = individual.XLSX_MAX_ROWS,
 ) -> dict[str, Any]:
     """Extract the request's data into ``out_dir`` (files + ``manifest.json``); return
     :func:`summary` metadata.
 
-    ``conn`` is a DB-API connection (:func:`piak.provision.connect`, SQLite or Oracle). When
+    ``conn`` is a DB-API connection (:func:`piak.provision.connect`, SQLite or Oracle).
+    ``pseudonyms`` keys the identifiers an individual extract does not open (required then). When
     ``out_dir`` already holds a complete output of the same request it is returned untouched
     (``reused: True``); with ``reuse=False`` (the CLI) any non-empty ``out_dir`` is refused.
     """
@@ -251,7 +281,7 @@ def prepare_data(
             files, tables, extra = _aggregate(request, conn, dialect, regions, work)
         else:
             files, tables, extra = _individual(
-                request, conn, dialect, regions, work, chunk_rows, xlsx_max_rows
+                request, conn, dialect, regions, work, pseudonyms, chunk_rows, xlsx_max_rows
             )
         manifest = _manifest(request, regions, dialect, files, tables, extra)
         write_text_atomic(work / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))

@@ -1,18 +1,24 @@
 """Individual extracts (data perseorangan), streamed batch by batch into CSV, Parquet or XLSX.
 
 Memory holds one Arrow batch at a time whatever the row count. Code columns get their Indonesian
-labels and dates become real dates in Arrow (vectorised, no Python per value); identifiers arrive
-already masked from the database. XLSX sheets split at Excel's row limit.
+labels and dates become real dates in Arrow (vectorised, no Python per value); identifiers the PKS
+does not open become per-release pseudonyms (:mod:`piak.provision.pseudonym`) and dates that
+would give them back arrive from the database as their year only; text cells of CSV and XLSX are
+made formula-safe (:mod:`piak.spreadsheet`). The k-anonymity of the released quasi-identifiers is
+counted on the way (:mod:`piak.provision.kanon`). XLSX sheets split at Excel's row limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from piak.provision.catalog import ColumnSpec, load
+from piak.provision.kanon import ClassCounter
 from piak.provision.output import HashingFile, Written, finish_file, write_cover_sheet
+from piak.provision.pseudonym import Pseudonymiser
 from piak.provision.request import Request
 from piak.provision.source import (
     CHUNK_ROWS,
@@ -21,6 +27,7 @@ from piak.provision.source import (
     fast_batches,
 )
 from piak.provision.sql import individual_query
+from piak.spreadsheet import safe_array
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,12 +37,40 @@ XLSX_MAX_ROWS = 1_048_576
 STEM = "perseorangan"
 
 
-def arrow_type(spec: ColumnSpec) -> pa.DataType:
-    import pyarrow as pa
+@dataclass(frozen=True)
+class Released:
+    """One column as released: its spec, its header and how it is transformed."""
 
-    if spec.codes or spec.type == "text":
-        return pa.string()
-    return pa.int64() if spec.type == "int" else pa.date32()
+    spec: ColumnSpec
+    header: str
+    how: str  # "pseudonym", "year", "codes", "date", "int" or "text"
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        import pyarrow as pa
+
+        if self.how in ("year", "int"):
+            return pa.int64()
+        return pa.date32() if self.how == "date" else pa.string()
+
+
+def released_columns(request: Request) -> list[Released]:
+    """The request's columns as the release carries them."""
+    catalog = load()
+    pseudonymised, coarse = set(request.pseudonymised), set(request.coarsened)
+    out = []
+    for name in request.columns:
+        spec = catalog.columns[name]
+        if name in pseudonymised:
+            out.append(Released(spec, spec.header, "pseudonym"))
+        elif name in coarse:
+            out.append(Released(spec, spec.year_header or spec.header, "year"))
+        elif spec.codes:
+            out.append(Released(spec, spec.header, "codes"))
+        else:
+            kind = {"date": "date", "int": "int"}.get(spec.type, "text")
+            out.append(Released(spec, spec.header, kind))
+    return out
 
 
 def _labels(array: pa.Array, table: str) -> pa.Array:
@@ -72,20 +107,36 @@ def _dates(array: pa.Array) -> pa.Array:
         return pc.cast(stamps, pa.date32())
 
 
-def conform(batch: pa.RecordBatch, specs: list[ColumnSpec], schema: pa.Schema) -> pa.RecordBatch:
-    """A batch from any reader, in the extract's schema: labels, dates, Indonesian headers."""
+def conform(
+    batch: pa.RecordBatch,
+    columns: list[Released],
+    schema: pa.Schema,
+    pseudonyms: Pseudonymiser | None,
+    spreadsheet: bool,
+) -> pa.RecordBatch:
+    """A batch from any reader, as released: labels, dates, pseudonyms, Indonesian headers;
+    text made formula-safe when it goes to a spreadsheet format."""
     import pyarrow as pa
 
+    catalog = load()
     arrays = []
-    for spec, array, field in zip(specs, batch.columns, schema, strict=True):
-        if pa.types.is_null(array.type):
-            arrays.append(pa.nulls(len(array), field.type))
-        elif spec.codes:
-            arrays.append(_labels(array, spec.codes))
-        elif spec.type == "date":
-            arrays.append(_dates(array))
+    for column, array, field in zip(columns, batch.columns, schema, strict=True):
+        if column.how == "pseudonym":
+            if pseudonyms is None:
+                raise ValueError("identifiers to pseudonymise but no Pseudonymiser")
+            prefix = catalog.pseudonym_prefix[column.spec.name]
+            value = pseudonyms.array(array, prefix)
+        elif pa.types.is_null(array.type):
+            value = pa.nulls(len(array), field.type)
+        elif column.how == "codes":
+            value = _labels(array, column.spec.codes)
+        elif column.how == "date":
+            value = _dates(array)
         else:
-            arrays.append(array.cast(field.type))
+            value = array.cast(field.type)
+        if spreadsheet and column.how in ("text", "codes"):
+            value = safe_array(value)
+        arrays.append(value)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -241,36 +292,43 @@ def write_extract(
     folder: Path,
     *,
     cover: list[tuple[str, str]],
+    pseudonyms: Pseudonymiser | None = None,
     chunk_rows: int = CHUNK_ROWS,
     xlsx_max_rows: int = XLSX_MAX_ROWS,
     fast: bool = True,
 ) -> tuple[list[Written], dict[str, Any]]:
     """Stream the request's individual extract into ``folder``; return the files and a note of
-    how it was read (``reader``, ``chunks``)."""
+    how it was read (``reader``, ``chunks``) with the k-anonymity of its quasi-identifiers."""
     import pyarrow as pa
 
-    catalog = load()
-    specs = [catalog.columns[name] for name in request.columns]
-    schema = pa.schema([pa.field(s.header, arrow_type(s)) for s in specs])
+    columns = released_columns(request)
+    schema = pa.schema([pa.field(c.header, c.arrow_type) for c in columns])
     query = individual_query(request, dialect)
+    quasi = [c for c in columns if c.spec.quasi_identifier]
+    spreadsheet = request.format in ("csv", "xlsx")
     for attempt, reader in enumerate(_readers(conn, dialect, query, chunk_rows, fast)):
         sink = SINKS[request.format](folder, schema, cover=cover, max_rows=xlsx_max_rows)
+        classes = ClassCounter([c.spec.name for c in quasi], [c.header for c in quasi], folder)
         chunks = 0
         batches = reader()
         try:
             for batch in batches:
                 if batch.num_rows:
-                    sink.write(conform(batch, specs, schema))
+                    classes.add(batch)
+                    sink.write(conform(batch, columns, schema, pseudonyms, spreadsheet))
                     chunks += 1
             files = sink.commit()
         except FastPathUnavailable:
             sink.abort()
+            classes.discard()
             continue
         except BaseException:
             sink.abort()
+            classes.discard()
             raise
         finally:
             batches.close()  # stops a prefetch thread and releases the reader at once
         name = "columnar" if fast and attempt == 0 else "fetchmany"
-        return files, {"reader": name, "chunks": chunks, "chunk_rows": chunk_rows}
+        note = {"reader": name, "chunks": chunks, "chunk_rows": chunk_rows}
+        return files, {**note, "k_anonymity": classes.report(request.threshold)}
     raise AssertionError("unreachable: the DB-API reader never gives up")

@@ -16,6 +16,7 @@ from piak import settings
 from piak.indonesian import tanggal
 from piak.provision.catalog import load
 from piak.provision.request import Regions, Request, describe_scope
+from piak.spreadsheet import safe_text
 
 SUPPRESSED = "*"
 
@@ -100,52 +101,105 @@ def _age_text(request: Request) -> str:
     return f"{request.age_min} sampai {request.age_max} tahun"
 
 
-def cover_lines(request: Request, regions: Regions) -> list[tuple[str, str]]:
-    """The request as (label, value) lines, in Bahasa Indonesia."""
+FORMAT_NAMES = {"xlsx": "Excel (XLSX)", "csv": "CSV (UTF-8)", "parquet": "Parquet"}
+
+
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def summary_lines(
+    request: Request, scope: str, estimated_rows: int | None = None
+) -> list[tuple[str, str]]:
+    """What a release is, as every approver, the agenda and the letter state it (no resident
+    data): requester, letter, purpose, kind, scope, columns, identifiers opened and under which
+    PKS clause, threshold, estimated rows and format."""
     catalog = load()
-    sex = {None: "Semua", 1: "Laki-laki", 2: "Perempuan"}[request.sex]
+    headers = catalog.columns
+    sex = {None: "laki-laki dan perempuan", 1: "laki-laki", 2: "perempuan"}[request.sex]
+    agreement = request.agreement
     lines = [
         ("Pemohon", request.applicant),
         ("Instansi", request.institution),
-        ("Nomor surat permohonan", request.letter_number),
-        ("Tanggal surat permohonan", tanggal(request.letter_date)),
-        ("Keperluan", request.purpose),
-        ("Kontak", request.contact),
+        ("Surat permohonan", f"{request.letter_number} tanggal {tanggal(request.letter_date)}"),
+        ("Keperluan", " ".join(request.purpose.split())),
         ("Jenis data", "Data perseorangan" if request.kind == "perseorangan" else "Data agregat"),
+        ("Wilayah", scope),
+        ("Posisi data", tanggal(request.as_of)),
+        ("Umur dan jenis kelamin", f"{_age_text(request)}, {sex}"),
     ]
     if request.kind == "perseorangan":
+        opened = ", ".join(headers[c].header for c in request.unmasked)
+        clause = agreement.identity_clause if agreement else None
+        pks = (
+            f"{agreement.number} ({agreement.institution}), berlaku {agreement.period()}"
+            if agreement
+            else "-"
+        )
         lines += [
-            ("Nomor PKS", request.pks_number or "-"),
-            ("Tanggal PKS", tanggal(request.pks_date) if request.pks_date else "-"),
-            ("Kolom", ", ".join(catalog.columns[c].header for c in request.columns)),
+            ("Kolom", ", ".join(headers[c].header for c in request.columns)),
             (
-                "Identitas disamarkan",
-                ", ".join(catalog.columns[c].header for c in request.masked) or "tidak ada",
+                "Identitas dibuka",
+                f"{opened} - PKS {request.pks_number} {clause}" if opened else "tidak ada",
             ),
+            (
+                "Identitas diganti pseudonim",
+                ", ".join(headers[c].header for c in request.pseudonymised) or "tidak ada",
+            ),
+            (
+                "Tanggal hanya tahunnya",
+                ", ".join(headers[c].header for c in request.coarsened) or "tidak ada",
+            ),
+            ("PKS", pks),
         ]
-    lines += [
-        ("Wilayah", describe_scope(request, regions)),
-        ("Posisi data", tanggal(request.as_of)),
-        ("Umur", _age_text(request)),
-        ("Jenis kelamin", sex),
+    else:
+        tables = ", ".join(spec.sheet for spec in catalog.aggregates)
+        lines += [
+            ("Kolom", f"tabel agregat per kecamatan dan kelurahan/desa: {tables}"),
+            ("Identitas dibuka", "tidak ada (data agregat)"),
+        ]
+    lines.append(
+        ("Ambang sel kecil", f"{request.threshold} (sel 1-{request.threshold - 1} disensor)")
+    )
+    if estimated_rows is not None:
+        unit = "baris (penduduk)" if request.kind == "perseorangan" else "penduduk dalam cakupan"
+        lines.append(("Perkiraan jumlah", f"{_count(estimated_rows)} {unit}"))
+    lines.append(("Format", FORMAT_NAMES.get(request.format, request.format)))
+    return lines
+
+
+def cover_lines(request: Request, regions: Regions) -> list[tuple[str, str]]:
+    """The request as (label, value) lines for the release's cover sheet, in Bahasa Indonesia."""
+    lines = summary_lines(request, describe_scope(request, regions))
+    lines.insert(4, ("Kontak", request.contact))
+    lines.append(
         (
-            "Cakupan",
+            "Penduduk",
             "Penduduk aktif (FLAG_STATUS 0) yang lahir dan tercatat sampai tanggal "
             "posisi data; umur dihitung pada tanggal posisi data.",
-        ),
-    ]
+        )
+    )
     if request.kind == "agregat":
-        lines.append(("Sel kecil", _suppression_text(request.threshold)))
+        lines.append(("Sel kecil", suppression_text(request.threshold)))
+    else:
+        lines.append(
+            (
+                "Pseudonim",
+                "Setiap NIK/Nomor KK yang tidak dibuka diganti kode acak berkunci yang hanya "
+                "berlaku di rilis ini (P... untuk NIK, K... untuk Nomor KK); tidak dapat "
+                "dihitung kembali menjadi NIK.",
+            )
+        )
     lines.append(("Dibuat", now_wib().strftime("%d-%m-%Y %H:%M WIB")))
     return lines
 
 
-def _suppression_text(threshold: int) -> str:
-    if threshold <= 1:
-        return "Tanpa sensor sel kecil."
+def suppression_text(threshold: int) -> str:
     return (
-        f"Sel tabel kelurahan/desa bernilai 1 sampai {threshold - 1} disensor ({SUPPRESSED}), "
-        "bersama sel pendamping agar tidak dapat dihitung dari jumlahnya."
+        f"Sel bernilai 1 sampai {threshold - 1} disensor ({SUPPRESSED}) di semua tabel dan "
+        "tingkat (kabupaten, kecamatan, kelurahan/desa, termasuk jumlah), bersama sel "
+        "pendamping agar tidak dapat dihitung kembali dari jumlah baris, kolom, tingkat lain "
+        "atau tabel lain dalam rilis ini."
     )
 
 
@@ -170,7 +224,7 @@ def write_cover_sheet(ws: Any, lines: list[tuple[str, str]], sheets: list[tuple[
     ws.append([title])
     ws.append([])
     for label, value in lines:
-        cell = WriteOnlyCell(ws, value=_safe_text(value))
+        cell = WriteOnlyCell(ws, value=safe_text(value))
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         head = WriteOnlyCell(ws, value=label)
         head.font = Font(bold=True)
@@ -183,8 +237,3 @@ def write_cover_sheet(ws: Any, lines: list[tuple[str, str]], sheets: list[tuple[
     ws.append([head, rows])
     for name, count in sheets:
         ws.append([name, count])
-
-
-def _safe_text(value: str) -> str:
-    """Text that a spreadsheet never takes for a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 from piak import settings
 from piak.errors import InvalidRequest
 from piak.provision.catalog import load
+from piak.provision.config import Agreement, PksRegistry, normalise
 
 KINDS = ("agregat", "perseorangan")
 FORMATS = ("xlsx", "csv", "parquet")
@@ -28,7 +30,6 @@ SEX_CHOICES = {"semua": None, "laki-laki": 1, "perempuan": 2}
 EARLIEST = date(2000, 1, 1)
 MAX_AGE = 150
 MAX_CODES = 200
-DEFAULT_THRESHOLD = 5
 
 KecKey = tuple[int, int, int]
 KelKey = tuple[int, int, int, int]
@@ -89,11 +90,23 @@ class Request:
     sex: int | None
     format: str
     threshold: int
+    agreement: Agreement | None = dataclass_field(default=None, compare=False, repr=False)
 
     @property
-    def masked(self) -> tuple[str, ...]:
-        """Identifier columns of this extract that are masked."""
+    def pseudonymised(self) -> tuple[str, ...]:
+        """Identifier columns of this extract replaced by per-release pseudonyms."""
         return tuple(c for c in self.columns if c in load().identifiers and c not in self.unmasked)
+
+    @property
+    def coarsened(self) -> tuple[str, ...]:
+        """Date columns released as the year only (their exact day would give an identifier
+        back: the birth date is part of the NIK)."""
+        catalog = load()
+        return tuple(
+            c
+            for c in self.columns
+            if catalog.columns[c].exact_with and catalog.columns[c].exact_with not in self.unmasked
+        )
 
     def to_params(self) -> dict[str, Any]:
         """The request as form values (JSON-able); ``validate_request`` of it gives it back."""
@@ -126,7 +139,9 @@ class Request:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        values["agreement"] = self.agreement.as_record() if self.agreement else None
+        return values
 
 
 def kec_code(key: KecKey) -> str:
@@ -341,19 +356,71 @@ def _columns(params: Mapping[str, Any], kind: str) -> tuple[tuple[str, ...], tup
     return tuple(columns), tuple(unmasked)
 
 
-def _pks(params: Mapping[str, Any], kind: str, today: date) -> tuple[str | None, date | None]:
+def _agreement(
+    params: Mapping[str, Any],
+    kind: str,
+    today: date,
+    applicant: Mapping[str, Any],
+    columns: tuple[str, ...],
+    unmasked: tuple[str, ...],
+    registry: PksRegistry | Callable[[], PksRegistry],
+) -> Agreement | None:
+    """The PKS an individual request quotes: registered, the applicant's, valid on the request
+    date and today, covering every column (and the opening of identity, if asked)."""
     if kind == "agregat":
         for field in ("nomor_pks", "tanggal_pks"):
             if params.get(field) not in (None, ""):
                 raise _fail(field, "hanya untuk data perseorangan")
-        return None, None
+        return None
     number = _text(params, "nomor_pks", low=3, high=60, pattern=_NUMBER, required=False)
     if number is None:
         raise _fail("nomor_pks", "data perseorangan memerlukan nomor PKS (perjanjian kerja sama)")
     signed = _date(params, "tanggal_pks", today, required=False)
-    if signed is None:
-        raise _fail("tanggal_pks", "data perseorangan memerlukan tanggal PKS")
-    return number, signed
+    agreements = registry() if callable(registry) else registry
+    agreement = agreements.find(number)
+    if agreement is None:
+        raise _fail("nomor_pks", f"PKS {number!r} tidak terdaftar di daftar PKS kantor")
+    if normalise(agreement.institution) != normalise(applicant["institution"]):
+        raise _fail(
+            "nomor_pks",
+            f"PKS {agreement.number} adalah milik {agreement.institution}, bukan instansi pemohon",
+        )
+    if signed is not None and signed != agreement.signed:
+        raise _fail(
+            "tanggal_pks",
+            f"{signed.isoformat()} tidak sama dengan tanggal PKS {agreement.number} "
+            f"({agreement.signed.isoformat()})",
+        )
+    for day, what in ((applicant["letter_date"], "tanggal surat permohonan"), (today, "hari ini")):
+        if not agreement.valid_on(day):
+            raise _fail(
+                "nomor_pks",
+                f"PKS {agreement.number} berlaku {agreement.period()}; tidak berlaku pada "
+                f"{what} ({day.isoformat()})",
+            )
+    outside = [c for c in columns if c not in agreement.columns]
+    if outside:
+        raise _fail("kolom", f"{', '.join(outside)} tidak diizinkan oleh PKS {agreement.number}")
+    if unmasked and not agreement.open_identity:
+        raise _fail(
+            "identitas_terbuka",
+            f"PKS {agreement.number} tidak mengizinkan identitas dibuka "
+            "(NIK/Nomor KK hanya disamarkan dengan pseudonim)",
+        )
+    return agreement
+
+
+def _threshold(params: Mapping[str, Any], floor: int) -> int:
+    value = _int(params, "ambang_sel_kecil", 0, 100)
+    if value is None:
+        return floor
+    if value < floor:
+        raise _fail(
+            "ambang_sel_kecil",
+            f"{value} di bawah ambang kantor {floor}; permintaan boleh menaikkan ambang, "
+            "tidak menurunkannya",
+        )
+    return value
 
 
 _PATTERNS = {
@@ -432,13 +499,19 @@ def validate_request(
     region_lookup: Regions | Callable[[], Regions],
     today: date | None = None,
     allow_extra: Iterable[str] = (),
+    agreements: PksRegistry | Callable[[], PksRegistry] | None = None,
+    floor: int | None = None,
 ) -> Request:
     """Check the form values and return the request, or raise ``InvalidRequest`` naming the field.
 
     ``region_lookup`` is the database's :class:`Regions` or a function returning it (called only
     when codes are given, e.g. ``lambda: load_regions(conn)``). ``today`` (WIB) defaults to now.
+    ``agreements`` is the PKS registry (default ``config/pks.yaml``, read only for individual
+    requests); ``floor`` the office's small-count threshold (default ``config/provision.yaml``).
     Keys not in the form are refused, except those named in ``allow_extra``.
     """
+    from piak.provision import config
+
     if not isinstance(params, Mapping):
         raise InvalidRequest("Permintaan harus berupa kumpulan isian (dict)")
     unknown = sorted(set(params) - set(TITLES) - set(allow_extra))
@@ -447,17 +520,20 @@ def validate_request(
     today = today or today_wib()
     applicant = _applicant(params, today)
     kind = _choice(params, "jenis_data", KINDS, "agregat")
-    pks_number, pks_date = _pks(params, kind, today)
     columns, unmasked = _columns(params, kind)
+    agreement = _agreement(
+        params, kind, today, applicant, columns, unmasked, agreements or config.load_pks
+    )
     kecamatan, kelurahan = _regions(params, region_lookup)
     as_of = _date(params, "tanggal_data", today, required=False) or last_cutoff(today)
     age_min, age_max = _ages(params)
-    threshold = _int(params, "ambang_sel_kecil", 0, 100)
+    if floor is None:
+        floor = config.load_settings().suppression_floor
     return Request(
         **applicant,
         kind=kind,
-        pks_number=pks_number,
-        pks_date=pks_date,
+        pks_number=agreement.number if agreement else None,
+        pks_date=agreement.signed if agreement else None,
         columns=columns,
         unmasked=unmasked,
         kecamatan=kecamatan,
@@ -467,7 +543,8 @@ def validate_request(
         age_max=age_max,
         sex=SEX_CHOICES[_choice(params, "jenis_kelamin", SEX_CHOICES, "semua")],
         format=_choice(params, "format", FORMATS, "xlsx"),
-        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        threshold=_threshold(params, floor),
+        agreement=agreement,
     )
 
 
@@ -478,14 +555,19 @@ def _field(default: Any, field: str, section: str, **schema: Any) -> dict[str, A
     return {"default": default, "title": TITLES[field], "section": section, **schema}
 
 
-def params_schema() -> dict[str, dict[str, Any]]:
+def params_schema(floor: int | None = None) -> dict[str, dict[str, Any]]:
     """The trigger form as Airflow Params JSON-schema dicts (no airflow import).
 
     A DAG uses it as ``{name: Param(**schema) for name, schema in params_schema().items()}``;
     each dict carries its ``default``. The form checks shapes; :func:`validate_request` checks
-    everything again (and more) before any step runs.
+    everything again (and more) before any step runs. ``floor`` is the office's small-count
+    threshold (default: ``config/provision.yaml``), the form's default and minimum.
     """
+    from piak.provision import config
+
     catalog = load()
+    if floor is None:
+        floor = config.load_settings().suppression_floor
     who, what, where, out = "Pemohon", "Jenis data", "Cakupan data", "Keluaran"
     line = {"type": "string", "minLength": 3}
     optional_date = {"type": ["null", "string"], "format": "date"}
@@ -535,13 +617,14 @@ def params_schema() -> dict[str, dict[str, Any]]:
             what,
             type=["null", "string"],
             maxLength=60,
-            description="Wajib untuk data perseorangan.",
+            description="Wajib untuk data perseorangan: nomor PKS yang terdaftar di kantor "
+            "(python -m piak pks list) atas nama instansi pemohon.",
         ),
         "tanggal_pks": _field(
             None,
             "tanggal_pks",
             what,
-            description="Wajib untuk data perseorangan.",
+            description="Boleh dikosongkan; bila diisi harus sama dengan tanggal PKS terdaftar.",
             **optional_date,
         ),
         "kolom": _field(
@@ -564,8 +647,9 @@ def params_schema() -> dict[str, dict[str, Any]]:
             items={"type": "string", "enum": list(catalog.identifiers)},
             examples=list(catalog.identifiers),
             values_display={k: catalog.columns[k].header for k in catalog.identifiers},
-            description="Kolom identitas yang PKS izinkan tanpa disamarkan; selain itu NIK, "
-            "Nomor KK dan NIK orang tua disamarkan (kode wilayah tetap terlihat).",
+            description="Kolom identitas yang dibuka menurut pasal PKS (hanya bila PKS "
+            "mengizinkan); selain itu NIK, Nomor KK dan NIK orang tua diganti pseudonim per rilis "
+            "dan tanggal lahir/kawin hanya tahunnya.",
         ),
         "kecamatan": _field(
             [],
@@ -615,12 +699,14 @@ def params_schema() -> dict[str, dict[str, Any]]:
             values_display={"xlsx": "Excel (XLSX)", "csv": "CSV (UTF-8)", "parquet": "Parquet"},
         ),
         "ambang_sel_kecil": _field(
-            DEFAULT_THRESHOLD,
+            floor,
             "ambang_sel_kecil",
             out,
             type="integer",
-            minimum=0,
+            minimum=floor,
             maximum=100,
-            description="Sel tabel kelurahan di bawah ambang ini disensor (0 = tanpa sensor).",
+            description=f"Sel tabel bernilai 1 sampai ambang-1 disensor di semua tingkat "
+            f"(kabupaten, kecamatan, kelurahan). Ambang kantor {floor}: boleh dinaikkan, "
+            "tidak boleh diturunkan.",
         ),
     }

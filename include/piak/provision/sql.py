@@ -111,26 +111,30 @@ def scope(request: Request, bind: _Binder, alias: str = "b") -> str:
     return " AND ".join(conditions)
 
 
-def _column_expr(spec: ColumnSpec, masked: bool) -> str:
+#: The year of a date column, per dialect (coarsened dates: the day never leaves the database).
+_YEAR = {
+    "sqlite": "CAST(SUBSTR({expr}, 1, 4) AS INTEGER)",
+    "oracle": "EXTRACT(YEAR FROM {expr})",
+}
+
+
+def _column_expr(spec: ColumnSpec, dialect: str, year_only: bool) -> str:
     if spec.source in _NAME_COLUMNS:
         return f"{spec.source}.{_NAME_COLUMNS[spec.source]}"
     expr = f"{spec.source}.{spec.name}"
-    if masked:
-        keep = load().mask_keep
-        return f"CASE WHEN {expr} IS NULL THEN NULL ELSE SUBSTR({expr}, 1, {keep}) || :p_mask END"
-    return expr
+    return _YEAR[dialect].format(expr=expr) if year_only else expr
 
 
 def individual_query(request: Request, dialect: str) -> Query:
-    """The SELECT of an individual extract: whitelisted columns, identifiers masked in the
-    database (the full value never leaves it), in region order."""
+    """The SELECT of an individual extract: whitelisted columns, in region order. Dates whose
+    day would give an identifier back come out as their year (computed in the database);
+    identifiers not opened are replaced by pseudonyms before anything is written
+    (:mod:`piak.provision.pseudonym`)."""
     catalog = load()
     bind = _Binder(dialect)
     specs = [catalog.columns[name] for name in request.columns]
-    masked = set(request.masked)
-    exprs = [f"{_column_expr(s, s.name in masked)} AS {s.name}" for s in specs]
-    if masked:
-        bind("mask", catalog.mask_fill * (catalog.mask_length - catalog.mask_keep))
+    coarse = set(request.coarsened)
+    exprs = [f"{_column_expr(s, dialect, s.name in coarse)} AS {s.name}" for s in specs]
     joins = [_JOINS[src] for src in ("kel", "skec", "skel") if any(s.source == src for s in specs)]
     where = scope(request, bind)
     order = ", ".join(f"b.{col}" for col in REGION)
@@ -139,6 +143,12 @@ def individual_query(request: Request, dialect: str) -> Query:
         f"WHERE {where} ORDER BY {order}"
     )
     return Query(" ".join(sql.split()), bind.params)
+
+
+def count_query(request: Request, dialect: str) -> Query:
+    """How many residents the request covers (the estimate every sign-off shows)."""
+    bind = _Binder(dialect)
+    return Query(f"SELECT COUNT(*) FROM {SOURCES['b']} b WHERE {scope(request, bind)}", bind.params)
 
 
 def _age_group_expr(request: Request, bind: _Binder) -> str:
