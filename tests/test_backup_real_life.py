@@ -184,7 +184,7 @@ def resign(set_dir: Path, change) -> None:
 def redescribe(set_dir: Path) -> None:
     """After swapping a dump file: its new size and SHA-256 into a re-signed manifest."""
     entry = backupset.describe_files(set_dir, ["database.sqlite3"])[0]
-    resign(set_dir, lambda d: d.update(files=[vars(entry)]))
+    resign(set_dir, lambda d: d.update(files=[entry.as_dict()]))
 
 
 def test_a_set_whose_dump_lost_rows_does_not_verify(set_dir):

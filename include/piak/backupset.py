@@ -22,7 +22,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,9 +46,21 @@ class ManifestError(PiakError):
 
 @dataclass(frozen=True)
 class FileEntry:
+    """One file of a set: its size and SHA-256 as stored; for an encrypted file (``*.age``)
+    also the size and SHA-256 of its plaintext."""
+
     name: str
     size: int
     sha256: str
+    plain_size: int | None = None
+    plain_sha256: str | None = None
+
+    @property
+    def encrypted(self) -> bool:
+        return self.plain_sha256 is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass
@@ -76,10 +88,19 @@ class Manifest:
             "schemas": list(self.schemas),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "files": [vars(f) for f in self.files],
+            "files": [f.as_dict() for f in self.files],
             "row_counts": dict(sorted(self.row_counts.items())),
             "extra": self.extra,
         }
+
+    @property
+    def encrypted(self) -> bool:
+        return any(f.encrypted for f in self.files)
+
+    @property
+    def recipients(self) -> list[str]:
+        """The public keys an encrypted set was encrypted to."""
+        return list((self.extra.get("encryption") or {}).get("recipients") or [])
 
     @property
     def total_size(self) -> int:
@@ -110,16 +131,25 @@ def validate_file_name(name: Any, where: str = "manifest") -> str:
     return name
 
 
+_PLAIN = {"plain_size", "plain_sha256"}
+
+
 def _file_entry(raw: Any, where: str) -> FileEntry:
-    if not isinstance(raw, dict) or set(raw) != {"name", "size", "sha256"}:
+    keys = set(raw) if isinstance(raw, dict) else set()
+    if keys not in ({"name", "size", "sha256"}, {"name", "size", "sha256", *_PLAIN}):
         raise ManifestError(f"{where}: entri berkas harus berisi name, size dan sha256")
     name = validate_file_name(raw["name"], where)
-    size, digest = raw["size"], raw["sha256"]
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestError(f"{where}: ukuran berkas {name} tidak sah: {size!r}")
-    if not isinstance(digest, str) or not _SHA256.match(digest):
-        raise ManifestError(f"{where}: SHA-256 berkas {name} tidak sah")
-    return FileEntry(name, size, digest)
+    sizes = [raw["size"], *([raw["plain_size"]] if "plain_size" in raw else [])]
+    digests = [raw["sha256"], *([raw["plain_sha256"]] if "plain_sha256" in raw else [])]
+    for size in sizes:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ManifestError(f"{where}: ukuran berkas {name} tidak sah: {size!r}")
+    for digest in digests:
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise ManifestError(f"{where}: SHA-256 berkas {name} tidak sah")
+    if keys >= _PLAIN and not name.endswith(".age"):
+        raise ManifestError(f"{where}: berkas terenkripsi {name} harus bernama *.age")
+    return FileEntry(name, sizes[0], digests[0], *sizes[1:], *digests[1:])
 
 
 def validate_set_name(name: str) -> str:
@@ -219,6 +249,8 @@ class Verification:
 
     set_dir: Path
     problems: list[str]
+    #: What could not be checked (the contents of an encrypted set without a key).
+    unchecked: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -229,9 +261,13 @@ class Verification:
             raise PiakError(f"set {self.set_dir.name} rusak: " + "; ".join(self.problems))
 
 
-def verify_set(set_dir: Path, *, contents: bool = True) -> Verification:
+def verify_set(
+    set_dir: Path, *, contents: bool = True, identities: Sequence[Any] | None = None
+) -> Verification:
     """Check every file's size and SHA-256 against the manifest (missing, extra and symlinked
-    files too); then, with ``contents``, that the set holds the rows the manifest recorded."""
+    files too); then, with ``contents``, that the set holds the rows the manifest recorded. The
+    contents of an encrypted set are checked only with ``identities`` (its private keys): the
+    files alone are checked without any key, e.g. on a flash disk."""
     if set_dir.is_symlink():
         return Verification(set_dir, [f"{set_dir.name} adalah symlink, bukan folder set"])
     try:
@@ -257,12 +293,18 @@ def verify_set(set_dir: Path, *, contents: bool = True) -> Verification:
             continue
         if sha256_file(path)[1] != entry.sha256:
             problems.append(f"berkas {entry.name}: SHA-256 berbeda")
+    unchecked = []
     if contents and not problems:
-        problems += content_problems(set_dir, manifest)
-    return Verification(set_dir, problems)
+        if manifest.encrypted and not identities and manifest.engine == "sqlite":
+            unchecked.append("isi set terenkripsi tidak diperiksa: tidak ada kunci privat")
+        else:
+            problems += content_problems(set_dir, manifest, identities or ())
+    return Verification(set_dir, problems, unchecked)
 
 
-def content_problems(set_dir: Path, manifest: Manifest) -> list[str]:
+def content_problems(
+    set_dir: Path, manifest: Manifest, identities: Sequence[Any] = ()
+) -> list[str]:
     """What the set's contents say against its manifest: the rows of every table as recorded
     from the source, and no set without rows unless the source was recorded as empty."""
     problems = []
@@ -273,7 +315,7 @@ def content_problems(set_dir: Path, manifest: Manifest) -> list[str]:
     if manifest.engine == "sqlite":
         from piak import sqlite_backup
 
-        problems += sqlite_backup.content_problems(set_dir, manifest)
+        problems += sqlite_backup.content_problems(set_dir, manifest, identities)
     elif manifest.engine == "oracle-datapump":
         from piak import oracle_export
 

@@ -10,29 +10,37 @@ file under a connection (which corrupts a WAL database). A target locked by a wr
 a bounded time, then refused. After every restore the target is integrity-checked and its row
 counts compared with the manifest.
 
+Encrypted sets (``recipients`` given, the default of the nightly backup): the dump is made in an
+owner-only temporary folder, encrypted to ``database.sqlite3.age`` in the set and removed; a
+restore or a full verification decrypts it into such a folder, checks it against the manifest
+and removes it (:mod:`piak.encryption`).
+
 Paths are data: every SQLite URI is built with percent-encoding, so ``#``, ``?``, ``%``, spaces
 and non-ASCII names open the file they name and nothing else.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from piak import backupset
+from piak import backupset, encryption
 from piak.errors import PiakError
 
 log = logging.getLogger(__name__)
 ENGINE = "sqlite"
 DUMP_NAME = "database.sqlite3"
+SEALED_NAME = DUMP_NAME + ".age"
 #: Pages copied per step of a restore (64 MiB at 16 KiB pages): progress and busy checks between.
 STEP_PAGES = 4096
 BUSY_WAIT_SECONDS = 60.0
@@ -71,18 +79,28 @@ def row_counts(conn: sqlite3.Connection, schema: str = "main") -> dict[str, int]
     }
 
 
-def backup(source: Path, backup_dir: Path, set_name: str, *, database: str) -> Path:
-    """Back up ``source`` into ``backup_dir/set_name`` and return the finished set folder."""
+def backup(
+    source: Path,
+    backup_dir: Path,
+    set_name: str,
+    *,
+    database: str,
+    recipients: Sequence[str] | None = None,
+) -> Path:
+    """Back up ``source`` into ``backup_dir/set_name`` and return the finished set folder;
+    encrypted to ``recipients`` (age public keys) when given."""
     backupset.validate_set_name(set_name)
     source, backup_dir = Path(source), Path(backup_dir)
     if (backup_dir / set_name).exists():
         raise PiakError(f"set {set_name} sudah ada di {backup_dir}")
+    keys = [encryption.recipient(r) for r in recipients or ()]
     src = open_readonly(source)
     backup_dir.mkdir(parents=True, exist_ok=True)
     work = backupset.start_set(backup_dir, set_name)
+    plain_dir = encryption.private_workdir(backup_dir) if keys else work
     started = datetime.now(UTC)
     try:
-        dst = sqlite3.connect(work / DUMP_NAME)
+        dst = sqlite3.connect(plain_dir / DUMP_NAME)
         try:
             # One read transaction: the counts and the copy see the same snapshot while others
             # write. One backup step, so the copy never restarts because the source changed.
@@ -93,8 +111,21 @@ def backup(source: Path, backup_dir: Path, set_name: str, *, database: str) -> P
             dst.execute("PRAGMA journal_mode=DELETE")
         finally:
             dst.close()
+        if keys:
+            sealed = encryption.encrypt_file(plain_dir / DUMP_NAME, work / SEALED_NAME, keys)
+            files = [
+                backupset.FileEntry(
+                    SEALED_NAME, sealed.size, sealed.sha256, sealed.plain_size, sealed.plain_sha256
+                )
+            ]
+            extra: dict[str, object] = {
+                "encryption": {"scheme": encryption.SCHEME, "recipients": list(recipients)}
+            }
+        else:
+            files, extra = backupset.describe_files(work, [DUMP_NAME]), {}
         if not any(counts.values()):
             log.warning("Basis data sumber %s KOSONG (%d tabel, 0 baris)", source, len(counts))
+            extra["source_empty"] = True
         manifest = backupset.Manifest(
             set_name=set_name,
             database=database,
@@ -102,10 +133,10 @@ def backup(source: Path, backup_dir: Path, set_name: str, *, database: str) -> P
             tool=f"SQLite online backup API (SQLite {sqlite3.sqlite_version})",
             started_at=started.isoformat(),
             finished_at=datetime.now(UTC).isoformat(),
-            files=backupset.describe_files(work, [DUMP_NAME]),
+            files=files,
             schemas=["main"],
             row_counts=counts,
-            extra={"source_empty": True} if not any(counts.values()) else {},
+            extra=extra,
         )
         return backupset.finish_set(work, manifest)
     except BaseException:
@@ -113,20 +144,50 @@ def backup(source: Path, backup_dir: Path, set_name: str, *, database: str) -> P
         raise
     finally:
         src.close()
+        if keys:
+            shutil.rmtree(plain_dir, ignore_errors=True)
 
 
-def content_problems(set_dir: Path, manifest: backupset.Manifest) -> list[str]:
+@contextlib.contextmanager
+def plain_dump(
+    set_dir: Path, identities: Sequence[Any] = (), near: Path | None = None
+) -> Generator[Path]:
+    """The set's database as a plain file for as long as the block runs: the set's own dump, or
+    the encrypted one opened (and checked against the manifest) in an owner-only temporary folder
+    ``near`` the place it is needed, removed afterwards."""
+    set_dir = Path(set_dir)
+    manifest = backupset.load_manifest(set_dir)
+    sealed = next((f for f in manifest.files if f.name == SEALED_NAME), None)
+    if sealed is None:
+        yield set_dir / DUMP_NAME
+        return
+    folder = encryption.private_workdir(near or set_dir.parent)
+    try:
+        yield encryption.decrypt_file(
+            set_dir / SEALED_NAME,
+            folder / DUMP_NAME,
+            identities,
+            plain_sha256=sealed.plain_sha256,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def content_problems(
+    set_dir: Path, manifest: backupset.Manifest, identities: Sequence[Any] = ()
+) -> list[str]:
     """The dump's tables and rows against the counts recorded from the source."""
     try:
-        conn = open_readonly(Path(set_dir) / DUMP_NAME, immutable=True)
+        with plain_dump(set_dir, identities) as dump:
+            conn = open_readonly(dump, immutable=True)
+            try:
+                found = row_counts(conn)
+            except sqlite3.DatabaseError as exc:
+                return [f"{DUMP_NAME} tidak terbaca: {exc}"]
+            finally:
+                conn.close()
     except PiakError as exc:
         return [str(exc)]
-    try:
-        found = row_counts(conn)
-    except sqlite3.DatabaseError as exc:
-        return [f"{DUMP_NAME} tidak terbaca: {exc}"]
-    finally:
-        conn.close()
     return [
         f"tabel {table}: {found.get(table)} baris di set, {expected} tercatat dari sumber"
         for table, expected in sorted(manifest.row_counts.items())
@@ -137,13 +198,14 @@ def content_problems(set_dir: Path, manifest: backupset.Manifest) -> list[str]:
     ]
 
 
-def integrity_check(set_dir: Path) -> str:
+def integrity_check(set_dir: Path, identities: Sequence[Any] = ()) -> str:
     """``PRAGMA integrity_check`` of the set's database file: ``ok`` when sound."""
-    conn = open_readonly(Path(set_dir) / DUMP_NAME, immutable=True)
-    try:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        conn.close()
+    with plain_dump(set_dir, identities) as dump:
+        conn = open_readonly(dump, immutable=True)
+        try:
+            return conn.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            conn.close()
 
 
 def restore(
@@ -152,6 +214,7 @@ def restore(
     *,
     tables: Sequence[str] | None = None,
     busy_wait: float = BUSY_WAIT_SECONDS,
+    identities: Sequence[Any] = (),
 ) -> dict[str, int]:
     """Restore the set's database (or only ``tables``) into ``target``; returns the restored row
     counts, checked against the manifest.
@@ -164,7 +227,12 @@ def restore(
     """
     set_dir, target = Path(set_dir), Path(target)
     manifest = backupset.load_manifest(set_dir)
-    dump = set_dir / DUMP_NAME
+    with plain_dump(set_dir, identities, near=target.parent) as dump:
+        _restore(dump, target, tables, busy_wait)
+    return check_restored(target, manifest, tables)
+
+
+def _restore(dump: Path, target: Path, tables: Sequence[str] | None, busy_wait: float) -> None:
     src = open_readonly(dump, immutable=True)
     try:
         if tables:
@@ -181,7 +249,6 @@ def restore(
             _create(src, target)
     finally:
         src.close()
-    return check_restored(target, manifest, tables)
 
 
 def check_restored(
