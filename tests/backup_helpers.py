@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from piak import backup, demo_db
+from piak import backup, demo, demo_db
 
 WIB = ZoneInfo("Asia/Jakarta")
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +41,8 @@ def embedded_home(
         "recovery: {scratch_sqlite: scratch/siak_scratch.db, evidence_dir: recovery}\n"
     )
     monkeypatch.setenv("PIAK_BACKUP_FILE", str(config))
+    for name, value in demo.backup_key_connections(home / "keys").items():
+        monkeypatch.setenv(name, value)
     demo_db.generate(home / "siak.db", residents=residents, seed=seed)
     (home / "media" / "flashdisk").mkdir(parents=True)
     return home

@@ -153,7 +153,7 @@ def test_the_command_line_takes_odd_paths_as_data(source, tmp_path):
     odd.mkdir()
     database = odd / "siak.db"
     database.write_bytes(source.read_bytes())
-    done = piak("backup", "--sqlite", str(database), "--dest", str(odd / "b #"))
+    done = piak("backup", "--sqlite", str(database), "--dest", str(odd / "b #"), "--no-encrypt")
     assert done.returncode == 0, done.stderr
     folder = Path(done.stdout.strip())
     verified = piak("verify-backup", str(folder))

@@ -191,7 +191,9 @@ def _piak(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_backup_verify_and_copy(source, tmp_path):
-    made = _piak("backup", "--sqlite", str(source), "--dest", str(tmp_path / "server"))
+    made = _piak(
+        "backup", "--sqlite", str(source), "--dest", str(tmp_path / "server"), "--no-encrypt"
+    )
     assert made.returncode == 0, made.stderr
     folder = Path(made.stdout.strip())
     assert folder.parent == tmp_path / "server" and folder.name.startswith("manual_")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from backup_helpers import embedded_home, night
 
-from piak import backup, backupset, catalogue
+from piak import backup, backupset, catalogue, sqlite_backup
 from piak.errors import PiakError
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -55,7 +55,7 @@ def test_a_rerun_of_the_same_date_makes_nothing_twice(home):
 def test_a_damaged_set_of_the_same_date_is_not_overwritten(home):
     ctx = context(22)
     backup.export(ctx)
-    damaged = home / "backups" / "siak_20261122T2300" / "database.sqlite3"
+    damaged = home / "backups" / "siak_20261122T2300" / sqlite_backup.SEALED_NAME
     damaged.write_bytes(damaged.read_bytes()[:-10])
     with pytest.raises(PiakError, match="sudah ada tetapi rusak"):
         backup.export(ctx)
@@ -131,18 +131,17 @@ def test_the_freshness_check_alerts_when_the_newest_verified_set_gets_old(home):
 
 
 def test_the_hand_over_rechecks_every_copy_against_the_server_manifest(home):
-    import sqlite3
-
     name = nightly(20)
     ctx = context(20)
     evidence = backup.handover_evidence(ctx)
     assert evidence["set"] == name and evidence["rows"] > 0
     assert [t["name"] for t in evidence["targets"]] == ["flashdisk"]
     assert all(len(f["sha256"]) == 64 for f in evidence["files"])
-    copy = home / "media" / "flashdisk" / "piak" / name / "database.sqlite3"
-    with sqlite3.connect(copy) as conn:
-        conn.execute("DELETE FROM BIODATA_WNI WHERE rowid = 1")
-    with pytest.raises(PiakError, match=r"flashdisk: .*database\.sqlite3 rusak"):
+    copy = home / "media" / "flashdisk" / "piak" / name / sqlite_backup.SEALED_NAME
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(PiakError, match=r"flashdisk: .*database\.sqlite3\.age rusak"):
         backup.handover_evidence(ctx)
     bad = {**ctx, "params": {"set_name": "../../etc"}}
     from piak.errors import InvalidRequest

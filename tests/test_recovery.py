@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from backup_helpers import back_up, embedded_home
 
-from piak import backupset, catalogue, recovery
+from piak import backupset, catalogue, encryption, recovery, sqlite_backup
 from piak.errors import InvalidRequest, PiakError
 
 WIB = ZoneInfo("Asia/Jakarta")
 ROOT = Path(__file__).resolve().parents[1]
 SET = "siak_20261120T2300"
+SEALED = sqlite_backup.SEALED_NAME  # the nightly sets are encrypted
 RECOVERY_STEPS = ("prepare", "verify", "dry_run", "safety_export", "import_set", "validate")
 
 
@@ -103,7 +104,11 @@ def test_restoring_some_tables_keeps_the_others_as_they_are(home):
             "SELECT count(*) FROM sqlite_master WHERE type='index' AND tbl_name='BIODATA_WNI'"
         ).fetchone()[0]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    with sqlite3.connect(home / "backups" / SET / "database.sqlite3") as conn:
+    keys = encryption.identities_of_connection("piak_backup_identity")
+    with (
+        sqlite_backup.plain_dump(home / "backups" / SET, keys) as dump,
+        sqlite3.connect(dump) as conn,
+    ):
         assert (
             indexes
             == conn.execute(
@@ -138,11 +143,9 @@ def test_a_bad_request_is_refused_before_anything_changes(home, params, message)
 
 
 DAMAGE = {
-    "changed byte": lambda d: _flip(d / "database.sqlite3", 5000),
-    "truncated file": lambda d: (d / "database.sqlite3").write_bytes(
-        (d / "database.sqlite3").read_bytes()[:-4096]
-    ),
-    "missing file": lambda d: (d / "database.sqlite3").unlink(),
+    "changed byte": lambda d: _flip(d / SEALED, 5000),
+    "truncated file": lambda d: (d / SEALED).write_bytes((d / SEALED).read_bytes()[:-4096]),
+    "missing file": lambda d: (d / SEALED).unlink(),
     "edited manifest": lambda d: (d / "manifest.json").write_text(
         (d / "manifest.json").read_text().replace('"BIODATA_WNI": 500', '"BIODATA_WNI": 499')
     ),
@@ -297,7 +300,7 @@ def test_the_restore_command_verifies_first_and_restores_by_hand(home):
     done = piak("restore", str(home / "backups" / SET), "--to", str(out), "--tables", "SETUP_KEC")
     assert done.returncode == 0, done.stderr
     assert count(out, "SETUP_KEC") == manifest_counts(home)["SETUP_KEC"]
-    _flip(home / "backups" / SET / "database.sqlite3", 9000)
+    _flip(home / "backups" / SET / SEALED, 9000)
     before = digest(out)
     refused = piak("restore", str(home / "backups" / SET), "--to", str(out))
     assert refused.returncode == 2

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from piak import backup_config, backupset, catalogue, offsite, sqlite_backup
+from piak import backup_config, backupset, catalogue, encryption, engines, offsite
 from piak.errors import InvalidRequest, PiakError
 from piak.steps import run_date
 
@@ -100,18 +100,12 @@ def export(context: Any) -> dict[str, Any]:
             f"set {name} sudah ada tetapi rusak ({'; '.join(check.problems)}); "
             "periksa lalu pindahkan folder itu sebelum mengulang"
         )
-    if config.engine == "sqlite":
-        folder = sqlite_backup.backup(
-            config.sqlite_database, config.backup_dir, name, database=config.sqlite_database.name
-        )
-    else:
-        from piak import oracle_export
-
-        folder = oracle_export.export(config, name)
+    folder = engines.make_set(config, name)
     manifest = backupset.load_manifest(folder)
+    sealed = "terenkripsi" if manifest.encrypted else "TIDAK terenkripsi"
     return {
         "output_ref": str(folder),
-        "note": f"{len(manifest.files)} berkas, {manifest.total_size / 1e6:.1f} MB",
+        "note": f"{len(manifest.files)} berkas {sealed}, {manifest.total_size / 1e6:.1f} MB",
     }
 
 
@@ -120,7 +114,8 @@ def place(context: Any) -> dict[str, Any]:
     config = backup_config.load()
     name = set_name(context, config)
     folder = config.backup_dir / name
-    backupset.verify_set(folder).raise_for_problems()
+    check = backupset.verify_set(folder, identities=encryption.identities_for(config))
+    check.raise_for_problems()
     manifest = backupset.load_manifest(folder)
     catalogue.update(
         config.backup_dir,
@@ -129,10 +124,13 @@ def place(context: Any) -> dict[str, Any]:
         size=manifest.total_size,
         exported_at=manifest.finished_at,
         manifest_sha256=manifest.digest,
+        recipients=manifest.recipients,
     )
+    unchecked = f"; {'; '.join(check.unchecked)}" if check.unchecked else ""
     return {
         "output_ref": str(folder),
-        "note": f"set {name} utuh: {len(manifest.files)} berkas, {manifest.total_size} byte",
+        "note": f"set {name} utuh: {len(manifest.files)} berkas, {manifest.total_size} byte"
+        + unchecked,
         "set": name,
         "size": manifest.total_size,
         "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in manifest.files],
@@ -244,7 +242,7 @@ def handover_evidence(context: Any) -> dict[str, Any]:
     folder = config.backup_dir / name
     if not folder.is_dir():
         raise PiakError(f"set {name} tidak ada lagi di server (dihapus retensi?)")
-    check = backupset.verify_set(folder)
+    check = backupset.verify_set(folder, identities=encryption.identities_for(config))
     check.raise_for_problems()
     manifest = backupset.load_manifest(folder)
     problems: list[str] = []
@@ -268,6 +266,8 @@ def handover_evidence(context: Any) -> dict[str, Any]:
         "row_counts": dict(sorted(manifest.row_counts.items())),
         "targets": [{"name": t.name, "path": t.path} for t in config.targets],
         "warnings": list(manifest.extra.get("datapump_warnings") or []),
+        "encrypted": manifest.encrypted,
+        "contents_checked": not check.unchecked,
     }
 
 

@@ -58,6 +58,18 @@ class Freshness(Strict):
     schedule: str | None = "15 * * * *"  # cron, WIB
 
 
+class EncryptionConfig(Strict):
+    """Encrypted sets (``encryption:``; :mod:`piak.encryption`). Keys are Airflow Connections:
+    ``recipients_conn_id`` holds the office's public keys (extra ``recipients``, earlier ones in
+    ``retired``), ``identity_conn_id`` the restore drill's private key (optional: without it the
+    server cannot open its own sets, and the drill and recoveries need the key handed in)."""
+
+    enabled: bool = True
+    recipients_conn_id: str = "piak_backup_recipients"
+    identity_conn_id: str | None = "piak_backup_identity"
+    age: str = "age"  # the age executable on the Oracle database server (full path if not on PATH)
+
+
 class SqliteConfig(Strict):
     database: HomePath
 
@@ -131,6 +143,7 @@ class BackupConfig(Strict):
     notifier: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] = "piak.notify:LogNotifier"
     recovery: RecoveryConfig = Field(default_factory=dict, validate_default=True)
     freshness: Freshness = Freshness()
+    encryption: EncryptionConfig = EncryptionConfig()
 
     @model_validator(mode="after")
     def _engine_section(self) -> BackupConfig:

@@ -98,11 +98,13 @@ def freshness(config: BackupConfig, now: datetime | None = None) -> dict[str, An
     }
 
 
-def rows(config: BackupConfig) -> list[dict[str, Any]]:
-    """The catalogue as rows: set, size, export time, where copies lie, restore-tested."""
+def rows(config: BackupConfig, known_keys: list[str] | None = None) -> list[dict[str, Any]]:
+    """The catalogue as rows: set, size, export time, where copies lie, restore-tested, and
+    (with ``known_keys``) whether the keys an encrypted set was made for are still known."""
     found = []
     for name in names(config):
         entry = read(config.backup_dir, name)
+        used = entry.get("recipients") or []
         places = (["server"] if (config.backup_dir / name).is_dir() else []) + sorted(
             entry.get("verified_targets") or {}
         )
@@ -116,6 +118,10 @@ def rows(config: BackupConfig) -> list[dict[str, Any]]:
                 "restore_tested_at": entry.get("restore_tested_at"),
                 "handed_over_at": entry.get("handed_over_at"),
                 "safety": bool(entry.get("safety_for")),
+                "encrypted": bool(used),
+                "keys_known": None
+                if not used or known_keys is None
+                else bool(set(used) & set(known_keys)),
             }
         )
     return found

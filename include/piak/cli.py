@@ -47,10 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--sqlite", required=True, help="the SQLite database to back up")
     backup.add_argument("--dest", required=True, help="backup directory (the set goes inside)")
     backup.add_argument("--label", default="manual", help="set name prefix (default: manual)")
+    backup.add_argument(
+        "--recipient",
+        action="append",
+        default=[],
+        help="encrypt to this age public key (default: the office keys of config/backup.yaml)",
+    )
+    backup.add_argument("--no-encrypt", action="store_true", help="leave the set unencrypted")
     backup.set_defaults(handler=_run_backup)
 
     verify = sub.add_parser("verify-backup", help="verify a backup set against its manifest")
     verify.add_argument("path", help="the set's folder (server, flash disk, NAS)")
+    _add_identity(verify)
     verify.set_defaults(handler=_run_verify_backup)
 
     copy = sub.add_parser("copy-backup", help="copy a backup set to a folder and verify the copy")
@@ -64,7 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("path", help="the set's folder")
     restore.add_argument("--to", required=True, help="the SQLite file to restore into")
     restore.add_argument("--tables", nargs="*", default=[], help="only these tables")
+    _add_identity(restore)
     restore.set_defaults(handler=_run_restore)
+
+    keys = sub.add_parser("keys", help="the office's backup keys (key ceremony)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser(
+        "create", help="a new key pair, its recovery sheet (PDF) and the Connection to set"
+    )
+    create.add_argument("--out", required=True, help="folder for the key files (owner-only)")
+    create.add_argument("--name", default="kantor", help="key name (default: kantor)")
+    create.add_argument(
+        "--retire",
+        action="append",
+        default=[],
+        help="rotation: an earlier office public key whose sets must stay recognised",
+    )
+    create.add_argument(
+        "--also", action="append", default=[], help="another current public key (e.g. the drill's)"
+    )
+    create.set_defaults(handler=_run_keys_create)
+    check = keys_sub.add_parser("check", help="show the public key and check code of a key file")
+    check.add_argument("file", help="a private key file (e.g. typed back from the sheet)")
+    check.set_defaults(handler=_run_keys_check)
 
     standard = sub.add_parser(
         "mutu-baku", help="a month's step durations against the SOPs' standard times"
@@ -110,6 +140,34 @@ def _add_pks_parser(sub: argparse._SubParsersAction) -> None:
     )
     add.add_argument("--note", help="a remark (purpose, contact)")
     add.set_defaults(handler=_run_pks_add)
+
+
+def _add_identity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--identity",
+        action="append",
+        default=[],
+        help="a private key file (AGE-SECRET-KEY-1...) to open an encrypted set "
+        "(default: the drill key Connection of config/backup.yaml, when set)",
+    )
+
+
+def _identities(args: argparse.Namespace) -> list:
+    """The private keys given by ``--identity`` files, else those of the configuration."""
+    from pathlib import Path
+
+    from piak import backup_config, encryption
+
+    if args.identity:
+        return [
+            key
+            for path in args.identity
+            for key in encryption.identities_from_text(Path(path).read_text(encoding="utf-8"))
+        ]
+    try:
+        return encryption.identities_for(backup_config.load())
+    except PiakError:
+        return []
 
 
 def _add_extract_parser(sub: argparse._SubParsersAction) -> None:
@@ -192,10 +250,29 @@ def _run_backup(args: argparse.Namespace) -> int:
     from piak import backupset, settings, sqlite_backup
 
     source = Path(args.sqlite)
+    if not source.is_file():
+        raise PiakError(f"basis data SQLite tidak ditemukan: {source}")
     name = backupset.set_name_for(args.label, datetime.now(ZoneInfo(settings.TIMEZONE)))
-    folder = sqlite_backup.backup(source, Path(args.dest), name, database=source.name)
+    recipients = [] if args.no_encrypt else args.recipient or _configured_recipients()
+    folder = sqlite_backup.backup(
+        source, Path(args.dest), name, database=source.name, recipients=recipients
+    )
     print(folder)
     return 0
+
+
+def _configured_recipients() -> list[str]:
+    from piak import backup_config, encryption
+
+    try:
+        recipients = encryption.recipients_for(backup_config.load())
+    except PiakError as exc:
+        raise PiakError(
+            f"{exc}. Beri --recipient age1... (kunci publik kantor) atau --no-encrypt"
+        ) from None
+    if not recipients:
+        raise PiakError("enkripsi dimatikan di konfigurasi: beri --recipient atau --no-encrypt")
+    return recipients
 
 
 def _run_verify_backup(args: argparse.Namespace) -> int:
@@ -207,17 +284,20 @@ def _run_verify_backup(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"galat: {folder} bukan folder set cadangan", file=sys.stderr)
         return 1
-    check = backupset.verify_set(folder)
+    check = backupset.verify_set(folder, identities=_identities(args))
     if not check.ok:
         for problem in check.problems:
             print(f"RUSAK: {problem}", file=sys.stderr)
         return 1
     manifest = backupset.load_manifest(folder)
+    sealed = "terenkripsi" if manifest.encrypted else "tidak terenkripsi"
     print(
-        f"UTUH: set {manifest.set_name} ({manifest.database}, {manifest.engine}), "
+        f"UTUH: set {manifest.set_name} ({manifest.database}, {manifest.engine}, {sealed}), "
         f"{len(manifest.files)} berkas, {manifest.total_size} byte, "
         f"diekspor {manifest.finished_at}"
     )
+    for note in check.unchecked:
+        print(f"CATATAN: {note} (berkasnya utuh; isinya diperiksa dengan --identity)")
     return 0
 
 
@@ -245,10 +325,12 @@ def _run_restore(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"galat: {folder} bukan folder set cadangan", file=sys.stderr)
         return 1
-    backupset.verify_set(folder).raise_for_problems()
+    backupset.verify_set(folder, contents=False).raise_for_problems()
     manifest = backupset.load_manifest(folder)
     tables = recovery.resolve_tables(list(args.tables), manifest.row_counts)
-    counts = sqlite_backup.restore(folder, Path(args.to), tables=tables or None)
+    counts = sqlite_backup.restore(
+        folder, Path(args.to), tables=tables or None, identities=_identities(args)
+    )
     wrong = [t for t, n in counts.items() if manifest.row_counts.get(t) != n]
     if wrong:
         print(f"galat: jumlah baris berbeda dengan manifest: {', '.join(wrong)}", file=sys.stderr)
@@ -278,10 +360,10 @@ def _run_standard_time(args: argparse.Namespace) -> int:
 def _run_backups(args: argparse.Namespace) -> int:
     import json
 
-    from piak import backup_config, catalogue
+    from piak import backup_config, catalogue, encryption
 
     config = backup_config.load()
-    rows = catalogue.rows(config)
+    rows = catalogue.rows(config, encryption.known_recipients(config))
     fresh = catalogue.freshness(config)
     if args.json:
         print(json.dumps({"sets": rows, "freshness": fresh}, indent=2))
@@ -298,6 +380,13 @@ def _run_backups(args: argparse.Namespace) -> int:
             f"{name:<32} {size:>10}  {', '.join(row['copies']) or '-':<24} "
             f"{'ya' if row['verified'] else 'belum':<13} {tested}"
         )
+    for row in rows:
+        if row["keys_known"] is False:
+            print(
+                f"PERINGATAN: {row['set']} dienkripsi untuk kunci yang tidak dikenal konfigurasi "
+                "(bukan kunci kini maupun 'retired'): simpan kunci privatnya atau catat sebagai "
+                "kunci lama"
+            )
     limit = f"batas {fresh['max_age_hours']:g} jam"
     if fresh["set"] is None:
         print(f"BASI: belum ada set terverifikasi di server dan semua target ({limit})")
@@ -305,6 +394,32 @@ def _run_backups(args: argparse.Namespace) -> int:
         state = "BASI" if fresh["stale"] else "segar"
         print(f"Terbaru: {fresh['set']}, umur {fresh['age_hours']} jam ({limit}): {state}")
     return 1 if args.check and fresh["stale"] else 0
+
+
+def _run_keys_create(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from piak import keys
+
+    made = keys.create(Path(args.out), args.name)
+    extra = {"recipients": [made.public, *args.also], "retired": list(args.retire)}
+    print(f"Kunci privat   : {made.private_file} (hanya pemilik; simpan offline, lalu hapus)")
+    print(f"Lembar pemulihan: {made.sheet} (cetak, simpan di amplop tersegel, lalu hapus)")
+    print(f"Kunci publik   : {made.public}")
+    print("Pasang di Connection piak_backup_recipients (extra):")
+    print("  " + json.dumps(extra))
+    return 0
+
+
+def _run_keys_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from piak import keys
+
+    for line in keys.check(Path(args.file)):
+        print(line)
+    return 0
 
 
 def _run_roles(args: argparse.Namespace) -> int:

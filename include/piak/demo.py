@@ -72,6 +72,10 @@ def airflow_env(
             "AIRFLOW_CONN_SIAK_DB": json.dumps(
                 {"conn_type": "sqlite", "host": str(piak_home / "siak_demo.db")}
             ),
+            # The backup keys (piak.encryption): the office's public keys and the drill's private
+            # key. The office's own private key - kept offline by the Kabid in an office - is
+            # in AIRFLOW_HOME here (piak_backup_office.key).
+            **backup_key_connections(airflow_home),
             # The office secret of the per-release pseudonyms, generated once per AIRFLOW_HOME.
             "AIRFLOW_CONN_PIAK_PSEUDONYM": json.dumps(
                 {"conn_type": "generic", "password": pseudonym_secret(airflow_home)}
@@ -87,6 +91,37 @@ def airflow_env(
     if roles_path:
         env["PIAK_ROLES_FILE"] = str(roles_path)
     return env
+
+
+def backup_keys(airflow_home: Path) -> dict[str, str]:
+    """The demo's backup key pairs (office and drill), generated on first use, kept owner-only in
+    AIRFLOW_HOME: ``{"office": private, "drill": private}``."""
+    from piak import encryption
+    from piak.files import write_secret
+
+    keys = {}
+    for name in ("office", "drill"):
+        path = airflow_home / f"piak_backup_{name}.key"
+        if not path.exists() or not path.stat().st_size:
+            write_secret(path, encryption.generate()[0] + "\n")
+        keys[name] = path.read_text().strip()
+    return keys
+
+
+def backup_key_connections(airflow_home: Path) -> dict[str, str]:
+    """``AIRFLOW_CONN_*`` of the backup keys: both public keys, the drill's private key."""
+    from piak import encryption
+
+    keys = backup_keys(airflow_home)
+    recipients = [encryption.public_of(keys["office"]), encryption.public_of(keys["drill"])]
+    return {
+        "AIRFLOW_CONN_PIAK_BACKUP_RECIPIENTS": json.dumps(
+            {"conn_type": "generic", "extra": {"recipients": recipients}}
+        ),
+        "AIRFLOW_CONN_PIAK_BACKUP_IDENTITY": json.dumps(
+            {"conn_type": "generic", "password": keys["drill"]}
+        ),
+    }
 
 
 def pseudonym_secret(airflow_home: Path) -> str:

@@ -152,7 +152,11 @@ def decrypt_to(
 
     name = what or Path(source).name
     if not identities:
-        raise KeyProblem(f"{name}: terenkripsi, tetapi tidak ada kunci privat untuk membukanya")
+        raise KeyProblem(
+            f"{name}: terenkripsi, tetapi tidak ada kunci privat untuk membukanya (kunci uji "
+            "pulih di Connection piak_backup_identity, atau kunci kantor dari lembar pemulihan "
+            "dengan --identity)"
+        )
     writer = _Hashing(sink)
     try:
         with Path(source).open("rb") as src:
@@ -236,3 +240,24 @@ def unknown_recipients(used: Iterable[str], known: Iterable[str]) -> bool:
     """True when none of the keys a set was encrypted to is known to the configuration."""
     used = set(used)
     return bool(used) and not used & set(known)
+
+
+def recipients_for(config: Any) -> list[str]:
+    """The public keys a set of ``config`` (a BackupConfig) is encrypted to; none when off."""
+    if not config.encryption.enabled:
+        return []
+    return recipients_of_connection(config.encryption.recipients_conn_id)[0]
+
+
+def known_recipients(config: Any) -> list[str]:
+    """Every office key the configuration knows, current and retired (empty when unreadable)."""
+    try:
+        current, retired = recipients_of_connection(config.encryption.recipients_conn_id)
+    except PiakError:
+        return []
+    return [*current, *retired]
+
+
+def identities_for(config: Any) -> list[Any]:
+    """The private keys this deployment may open its sets with (the drill's), if any."""
+    return identities_of_connection(config.encryption.identity_conn_id)

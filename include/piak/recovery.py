@@ -22,7 +22,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from piak import backup, backup_config, backupset, catalogue, offsite, sqlite_backup
+from piak import (
+    backup,
+    backup_config,
+    backupset,
+    catalogue,
+    encryption,
+    engines,
+    offsite,
+    sqlite_backup,
+)
 from piak.errors import InvalidRequest, PiakError
 from piak.files import write_text_atomic
 from piak.steps import run_date
@@ -250,7 +259,8 @@ def locate_intact_copy(
     fetched into ``work_dir`` and verified there). Raises when no copy is intact."""
     problems: list[str] = []
     server = config.backup_dir / name
-    check = backupset.verify_set(server) if server.is_dir() else None
+    keys = encryption.identities_for(config)
+    check = backupset.verify_set(server, identities=keys) if server.is_dir() else None
     if check is not None and check.ok:
         return server, "server", []
     problems.append(
@@ -288,7 +298,7 @@ def fetch_copy(target: offsite.Target, name: str, dest: Path) -> Path:
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     offsite.copy_set_from(target, name, folder)
-    backupset.verify_set(folder).raise_for_problems()
+    backupset.verify_set(folder, contents=False).raise_for_problems()
     return folder
 
 
@@ -302,7 +312,7 @@ def dry_run(context: Any) -> dict[str, Any]:
     folder = run_dir(context, config)
     request, source = load_request(folder), source_dir(folder)
     if config.engine == "sqlite":
-        result = sqlite_backup.integrity_check(source)
+        result = sqlite_backup.integrity_check(source, encryption.identities_for(config))
         if result != "ok":
             raise PiakError(f"set {request.set_name}: integrity_check gagal: {result}")
         return {"output_ref": str(source), "note": "integrity_check: ok (tidak ada yang diubah)"}
@@ -332,14 +342,7 @@ def safety_export(context: Any) -> dict[str, Any]:
         return {"output_ref": str(existing), "note": f"set pengaman {name} sudah ada dan utuh"}
     if existing.exists():
         raise PiakError(f"set pengaman {name} ada tetapi rusak; pindahkan dulu lalu ulangi")
-    if config.engine == "sqlite":
-        made = sqlite_backup.backup(
-            config.sqlite_database, config.backup_dir, name, database=config.sqlite_database.name
-        )
-    else:
-        from piak import oracle_export
-
-        made = oracle_export.export(config, name)
+    made = engines.make_set(config, name)
     catalogue.update(config.backup_dir, name, server_verified_at=_now(), safety_for=True)
     return {"output_ref": str(made), "note": f"set pengaman {name} dibuat sebelum pemulihan"}
 
@@ -351,7 +354,12 @@ def import_set(context: Any) -> dict[str, Any]:
     request, source = load_request(folder), source_dir(folder)
     if config.engine == "sqlite":
         target = target_path(config, request)
-        counts = sqlite_backup.restore(source, target, tables=request.tables or None)
+        counts = sqlite_backup.restore(
+            source,
+            target,
+            tables=request.tables or None,
+            identities=encryption.identities_for(config),
+        )
         _write_json(folder, "imported.json", {"target": str(target), "row_counts": counts})
         return {"output_ref": str(target), "note": f"{len(counts)} tabel dipulihkan ke {target}"}
     from piak import oracle_import
