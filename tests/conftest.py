@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from oracle_helpers import (  # ruff: ignore[unused-import] - fixtures of the Oracle Data Pump tests
+    age_tool,
     oracle_config,
     oracle_connections,
     oracle_server_dir,

@@ -13,7 +13,9 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from piak import backup_config
+from piak import backup_config, demo
+
+ROOT = Path(__file__).resolve().parents[1]
 
 STANDINS = Path(__file__).resolve().parent / "oracle_standin"
 EXPDP = STANDINS / "expdp"
@@ -32,6 +34,17 @@ def with_oracle(
     """``config`` with some ``oracle:`` settings changed, unchecked: the modules' own guards are
     what these tests exercise."""
     return config.model_copy(update={"oracle": config.oracle.model_copy(update=changes)})
+
+
+@pytest.fixture(scope="session")
+def age_tool() -> str:
+    """The age tool the "database server" (loopback) encrypts dump files with (Debian's)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("age"):
+        subprocess.run([str(ROOT / "scripts/ensure-debian-packages.sh"), "age"], check=True)
+    return shutil.which("age")
 
 
 @pytest.fixture
@@ -67,7 +80,7 @@ def oracle_config(tmp_path, oracle_server_dir) -> backup_config.BackupConfig:
 
 
 @pytest.fixture
-def oracle_connections(monkeypatch, sshd):
+def oracle_connections(monkeypatch, sshd, tmp_path, age_tool):
     """Airflow Connections as environment variables, as a deployment would set them."""
     key = Path(sshd["key_file"]).read_text()
     ssh = {
@@ -87,6 +100,8 @@ def oracle_connections(monkeypatch, sshd):
     }
     monkeypatch.setenv("AIRFLOW_CONN_SIAK_SERVER", json.dumps(ssh))
     monkeypatch.setenv("AIRFLOW_CONN_SIAK_ORACLE", json.dumps(oracle))
+    for name, value in demo.backup_key_connections(tmp_path / "keys").items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

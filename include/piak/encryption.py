@@ -117,7 +117,8 @@ class _Hashing:
     def write(self, data: bytes) -> int:
         self.digest.update(data)
         self.size += len(data)
-        return self.handle.write(data)
+        self.handle.write(data)  # some writers (SFTP files) return None, not the count
+        return len(data)
 
     def flush(self) -> None:
         self.handle.flush()

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
+import shlex
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from piak import backupset, datapump, oracle_ssh
+from piak import backupset, datapump, encryption, oracle_ssh
 from piak.backup_config import BackupConfig
 from piak.errors import PiakError
 
@@ -48,8 +50,16 @@ def content_problems(set_dir: Path, manifest: backupset.Manifest) -> list[str]:
     return []
 
 
-def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Path:
-    """Export with expdp on the server and build the set ``set_name`` in ``config.backup_dir``."""
+def export(
+    config: BackupConfig,
+    set_name: str,
+    *,
+    ssh_client: Any = None,
+    recipients: list[str] | None = None,
+) -> Path:
+    """Export with expdp on the server and build the set ``set_name`` in ``config.backup_dir``;
+    with ``recipients`` every dump file is encrypted on the server (``age``) before it is copied
+    anywhere, and its plaintext removed there."""
     oracle = config.oracle
     if oracle is None:
         raise PiakError("konfigurasi oracle tidak ada")
@@ -81,14 +91,29 @@ def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Pa
         log.warning("expdp berhasil dengan peringatan: %s", line)
     if not result.dump_files:
         raise PiakError("expdp: log tidak menyebut berkas dump (Dump file set ... is:)")
+    dumps = [posixpath.basename(remote) for remote in result.dump_files]
+    plain = (
+        _encrypt_on_server(ssh_client, sftp, config, set_name, dumps, recipients)
+        if recipients
+        else {}
+    )
     work = backupset.start_set(config.backup_dir, set_name)
     try:
-        names = []
-        for remote in result.dump_files:
-            name = posixpath.basename(remote)
-            oracle_ssh.download(sftp, posixpath.join(oracle.server_dir, name), work / name)
+        names, entries = [], []
+        for dump in dumps:
+            name = f"{dump}{encryption.SUFFIX}" if plain else dump
+            digest = oracle_ssh.download(sftp, posixpath.join(oracle.server_dir, name), work / name)
             names.append(name)
+            if plain:
+                size, plain_sha = plain[dump]
+                entries.append(
+                    backupset.FileEntry(name, (work / name).stat().st_size, digest, size, plain_sha)
+                )
         (work / logfile).write_text(log_text, encoding="utf-8")
+        files = [*entries, *backupset.describe_files(work, [logfile])] if plain else None
+        extra: dict[str, Any] = {"datapump_warnings": result.warnings} if result.warnings else {}
+        if plain:
+            extra["encryption"] = {"scheme": encryption.SCHEME, "recipients": list(recipients)}
         manifest = backupset.Manifest(
             set_name=set_name,
             database=oracle.ssh_conn_id,
@@ -96,10 +121,10 @@ def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Pa
             tool="Oracle Data Pump expdp over SSH",
             started_at=started.isoformat(),
             finished_at=datetime.now(UTC).isoformat(),
-            files=backupset.describe_files(work, [*names, logfile]),
+            files=files or backupset.describe_files(work, [*names, logfile]),
             schemas=list(oracle.schemas) or ["FULL"],
             row_counts=row_counts(log_text),
-            extra={"datapump_warnings": result.warnings} if result.warnings else {},
+            extra=extra,
         )
         folder = backupset.finish_set(work, manifest)
     except BaseException:
@@ -110,8 +135,65 @@ def export(config: BackupConfig, set_name: str, *, ssh_client: Any = None) -> Pa
     return folder
 
 
+def _encrypt_on_server(
+    ssh_client: Any,
+    sftp: Any,
+    config: BackupConfig,
+    set_name: str,
+    dumps: list[str],
+    recipients: list[str],
+) -> dict[str, tuple[int, str]]:
+    """Encrypt every dump file on the database server with ``age`` (to a temporary name, renamed
+    when complete), after recording its plaintext size and SHA-256; the plaintext is removed
+    there. Returns ``{dump: (plain size, plain SHA-256)}``."""
+    oracle = config.oracle
+    folder = oracle.server_dir
+    keys = posixpath.join(folder, f".{set_name}.recipients")
+    for text in recipients:
+        encryption.recipient(text)  # only well-formed public keys reach the server
+    with sftp.open(keys, "w") as handle:
+        handle.write("\n".join(recipients) + "\n")
+    timeout = oracle.timeout.total_seconds()
+    plain = {}
+    try:
+        for dump in dumps:
+            path = posixpath.join(folder, dump)
+            code, output = oracle_ssh.execute(
+                ssh_client,
+                f"stat -c %s -- {shlex.quote(path)} && sha256sum -- {shlex.quote(path)}",
+                timeout=timeout,
+                what="sha256sum",
+            )
+            found = re.match(r"^(\d+)\s+\\?([0-9a-f]{64})\s", output.strip() + " ")
+            if code != 0 or not found:
+                raise PiakError(f"{dump}: ukuran/SHA-256 di server tidak terbaca: {output[-300:]}")
+            plain[dump] = (int(found.group(1)), found.group(2))
+            sealed, part = f"{path}{encryption.SUFFIX}", f"{path}{encryption.SUFFIX}.part"
+            code, output = oracle_ssh.execute(
+                ssh_client,
+                f"{shlex.quote(config.encryption.age)} -R {shlex.quote(keys)} "
+                f"-o {shlex.quote(part)} -- {shlex.quote(path)} "
+                f"&& mv -f -- {shlex.quote(part)} {shlex.quote(sealed)} "
+                f"&& rm -f -- {shlex.quote(path)}",
+                timeout=timeout,
+                what="age",
+            )
+            if code != 0:
+                oracle_ssh.quiet_remove(sftp, part)
+                raise PiakError(
+                    f"{dump}: enkripsi di server gagal (age, kode {code}): {output[-300:]}; "
+                    f"pasang age di server atau atur encryption.age"
+                )
+    finally:
+        oracle_ssh.quiet_remove(sftp, keys)
+    return plain
+
+
 def _remove_old(sftp: Any, folder: str, set_name: str) -> None:
     """Leftovers of an earlier, failed try of the same set would make expdp refuse to run."""
     for name in sftp.listdir(folder):
-        if (name.startswith(f"{set_name}_") and name.endswith(".dmp")) or name == f"{set_name}.log":
+        dump = name.startswith(f"{set_name}_") and (
+            name.endswith(".dmp") or name.endswith(".dmp.age") or name.endswith(".dmp.age.part")
+        )
+        if dump or name == f"{set_name}.log":
             oracle_ssh.quiet_remove(sftp, posixpath.join(folder, name))

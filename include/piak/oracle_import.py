@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from piak import backupset, datapump, oracle_ssh
+from piak import backupset, datapump, encryption, oracle_ssh
 from piak.backup_config import BackupConfig, OracleConfig
 from piak.errors import PiakError
 from piak.files import write_text_atomic
@@ -65,6 +65,7 @@ class _Job:
     job_name: str
     parfile_text: str
     secret: str | None
+    identities: tuple[Any, ...] = ()  # private keys, when the set is encrypted
 
     def remote(self, name: str) -> str:
         return posixpath.join(self.oracle.server_dir, name)
@@ -87,6 +88,11 @@ class _Job:
 
     def part(self, name: str) -> str:
         return self.remote(f".{name}.{self.token}.part")
+
+
+def server_name(entry: backupset.FileEntry) -> str:
+    """The dump file's name on the server: an encrypted file is decrypted on the way there."""
+    return entry.name.removesuffix(encryption.SUFFIX) if entry.encrypted else entry.name
 
 
 def dry_run(
@@ -152,11 +158,17 @@ def _job(
     schemas = _source_schemas(manifest, chosen)
     remap, action = _target_options(oracle, mode, schemas)
     token, job_name = _names(run_key, mode)
+    identities = tuple(encryption.identities_for(config))
+    if any(entry.encrypted for entry in dumps) and not identities:
+        raise encryption.KeyProblem(
+            f"set {manifest.set_name} terenkripsi, tetapi tidak ada kunci privat untuk membukanya "
+            "(kunci uji pulih di Connection piak_backup_identity)"
+        )
     userid, secret = oracle_ssh.login(oracle)
     text = datapump.import_parfile(
         userid=userid,
         directory=oracle.directory,
-        dumpfiles=[entry.name for entry in dumps],
+        dumpfiles=[server_name(entry) for entry in dumps],
         logfile=f"{token}.log",
         sqlfile=f"{token}.sql" if mode == "dryrun" else None,
         schemas=None if tables else schemas,
@@ -165,13 +177,18 @@ def _job(
         table_exists_action=action,
         job_name=job_name,
     )
-    return _Job(oracle, set_dir, mode, dumps, chosen, remap, action, token, job_name, text, secret)
+    return _Job(
+        oracle, set_dir, mode, dumps, chosen, remap, action, token, job_name, text, secret,
+        identities,
+    )  # fmt: skip
 
 
 def _dump_files(manifest: backupset.Manifest, set_dir: Path) -> tuple[backupset.FileEntry, ...]:
     if manifest.engine != "oracle-datapump":
         raise PiakError(f"set {manifest.set_name} bukan ekspor Data Pump ({manifest.engine})")
-    dumps = tuple(entry for entry in manifest.files if entry.name.lower().endswith(".dmp"))
+    dumps = tuple(
+        entry for entry in manifest.files if entry.name.lower().endswith((".dmp", ".dmp.age"))
+    )
     if not dumps:
         raise PiakError(f"set {manifest.set_name}: manifest tidak menyebut berkas dump (.dmp)")
     missing = [entry.name for entry in dumps if not (set_dir / entry.name).is_file()]
@@ -311,7 +328,7 @@ def _clean_leftovers(sftp: Any, job: _Job) -> None:
     for path in [job.remote(job.logfile), job.remote(job.sqlfile), job.parfile]:
         oracle_ssh.quiet_remove(sftp, path)
     for entry in job.dumps:
-        oracle_ssh.quiet_remove(sftp, job.part(entry.name))
+        oracle_ssh.quiet_remove(sftp, job.part(server_name(entry)))
 
 
 def _upload_dumps(client: Any, sftp: Any, job: _Job) -> None:
@@ -320,7 +337,7 @@ def _upload_dumps(client: Any, sftp: Any, job: _Job) -> None:
         if _identical(client, sftp, job, entry):
             log.info("%s sudah ada di server dan identik: tidak diunggah ulang", entry.name)
             continue
-        ours.append(entry.name)
+        ours.append(server_name(entry))
         with sftp.open(job.upload_list, "w") as handle:  # before the file can appear
             handle.write("\n".join(dict.fromkeys(ours)) + "\n")
         _upload_verified(client, sftp, job, entry)
@@ -332,28 +349,44 @@ def _uploaded(sftp: Any, job: _Job) -> list[str]:
     return [name for name in text.splitlines() if name]
 
 
+def _plain(entry: backupset.FileEntry) -> tuple[int, str]:
+    """Size and SHA-256 of the dump as the server must hold it (decrypted)."""
+    if entry.encrypted:
+        return entry.plain_size, entry.plain_sha256
+    return entry.size, entry.sha256
+
+
 def _identical(client: Any, sftp: Any, job: _Job, entry: backupset.FileEntry) -> bool:
+    remote = job.remote(server_name(entry))
     try:
-        size = sftp.stat(job.remote(entry.name)).st_size
+        size = sftp.stat(remote).st_size
     except FileNotFoundError:
         return False
     timeout = job.oracle.timeout.total_seconds()
-    return size == entry.size and (
-        oracle_ssh.remote_sha256(client, job.remote(entry.name), timeout=timeout) == entry.sha256
+    expected_size, expected_sha = _plain(entry)
+    return size == expected_size and (
+        oracle_ssh.remote_sha256(client, remote, timeout=timeout) == expected_sha
     )
 
 
 def _upload_verified(client: Any, sftp: Any, job: _Job, entry: backupset.FileEntry) -> None:
-    """Send under a temporary name, check what was read and what the server holds, rename."""
-    part = job.part(entry.name)
+    """Send under a temporary name (an encrypted file decrypted on the way, its plaintext
+    checked against the manifest), check what the server holds, rename."""
+    part = job.part(server_name(entry))
+    _, expected = _plain(entry)
     try:
-        sent = oracle_ssh.upload(sftp, job.set_dir / entry.name, part)
-        if sent != entry.sha256:
+        if entry.encrypted:
+            with sftp.open(part, "wb") as handle:
+                handle.set_pipelined(True)
+                encryption.decrypt_to(
+                    job.set_dir / entry.name, handle, job.identities, plain_sha256=expected
+                )
+        elif oracle_ssh.upload(sftp, job.set_dir / entry.name, part) != entry.sha256:
             raise PiakError(f"{entry.name} di set berbeda dari manifest (SHA-256); verifikasi set")
         timeout = job.oracle.timeout.total_seconds()
-        if oracle_ssh.remote_sha256(client, part, timeout=timeout) != entry.sha256:
+        if oracle_ssh.remote_sha256(client, part, timeout=timeout) != expected:
             raise PiakError(f"{entry.name} rusak setelah diunggah ke server (SHA-256 berbeda)")
-        sftp.posix_rename(part, job.remote(entry.name))
+        sftp.posix_rename(part, job.remote(server_name(entry)))
     finally:
         oracle_ssh.quiet_remove(sftp, part)
 
