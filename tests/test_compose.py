@@ -144,6 +144,8 @@ def test_every_airflow_service_uses_the_project_image_and_settings(compose, gene
         assert env["PYTHONPATH"] == "/opt/airflow/include", name
         assert env["PIAK_STORAGE"] == "/opt/piak/storage", name
         assert "AIRFLOW_CONN_PIAK_PSEUDONYM" in env, name  # the pseudonym secret's Connection
+        for keys in ("AIRFLOW_CONN_PIAK_BACKUP_RECIPIENTS", "AIRFLOW_CONN_PIAK_BACKUP_IDENTITY"):
+            assert keys in env, name  # the backup keys reach every Airflow container
         mounts = _mounts(service)
         for source, target in SHARED_MOUNTS.items():
             assert mounts.get(target) == source, f"{name}: {target} is not {source}"

@@ -30,6 +30,8 @@ import pytest
 from backup_helpers import unscheduled_backup_config
 from e2e.conftest import DAG_IDS, Airflow
 
+from piak import demo
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "compose"
 DOCKER = "/usr/bin/docker"  # Debian's docker.io client (another `docker` may be first on PATH)
@@ -292,6 +294,7 @@ def _write_project(base: Path, http_port: int, flower_port: int) -> None:
         "PIAK_OFFSITE_DIR": str(offsite),
         "PIAK_BUILD_NETWORK": os.environ.get("PIAK_BUILD_NETWORK", "host"),
         **{name: os.environ[name] for name in LOCAL_IMAGES},
+        **demo.backup_key_connections(base / "keys"),
     }
     env_file = base / ".env"
     env_file.touch(mode=0o600)
