@@ -6,7 +6,7 @@ from airflow.sdk import Param
 
 from piak import provision
 from piak.dagkit import sop_dag, trigger_form, work
-from piak.data_provision import DECISIONS
+from piak.data_provision import DECISIONS, password_delivery_show
 from piak.data_provision import signoff_show as show
 from piak.signoff import Choice, decision, entry
 
@@ -109,8 +109,34 @@ with sop_dag(
         run="piak.data_provision:pack_release",
         op_kwargs={"number_task": "number_letter"},
     )
+    # 10 JFU: a password-protected package's password, delivered apart from the package
+    deliver = entry(
+        SOP,
+        10,
+        task_id="record_password_delivery",
+        fields={
+            "disampaikan_melalui": Param(
+                "",
+                type="string",
+                enum=["telepon", "SMS", "diserahkan langsung"],
+                title="Kata sandi disampaikan melalui",
+            ),
+            "disampaikan_kepada": Param(
+                "", type="string", minLength=3, maxLength=100, title="Kepada (nama penerima)"
+            ),
+        },
+        show=password_delivery_show(),
+        only_if=("pack_release", "password"),
+        agenda_event="kata-sandi",
+    )
     # 11 Kasi: archive (the package, verified) - or the closed request with its reason
-    archive = work(SOP, 11, task_id="archive_release", run="piak.data_provision:archive_release")
+    archive = work(
+        SOP,
+        11,
+        task_id="archive_release",
+        run="piak.data_provision:archive_release",
+        trigger_rule="none_failed_min_one_success",  # also when no password had to be delivered
+    )
     close = work(
         SOP,
         11,
@@ -127,4 +153,5 @@ with sop_dag(
     initial_kabid >> [initial_sekretaris, close]
     initial_sekretaris >> [sign, close]
     sign >> [number, close]
-    number >> pack >> archive
+    number >> pack >> deliver
+    [pack, deliver] >> archive

@@ -14,9 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import py7zr
 import pytest
 
-from piak import data_provision, demo_db
+from piak import data_provision, demo_db, encryption
 from piak.errors import PiakError
 
 PKS = """\
@@ -81,8 +82,8 @@ def pdf_text(path: Path) -> str:
     return "".join(text)
 
 
-def run_to_draft(home: Path) -> tuple[dict, dict, Path]:
-    ctx = context(REQUEST)
+def run_to_draft(home: Path, **changes) -> tuple[dict, dict, Path]:
+    ctx = context({**REQUEST, **changes})
     recorded = data_provision.record_request(ctx)
     prepared = data_provision.prepare_data(ctx)
     data_provision.draft_letter(ctx)
@@ -129,8 +130,50 @@ def test_the_letter_states_the_summary_and_the_manifest_sha256(home):
         assert digest in text, name
         assert "Ringkasan data yang diberikan" in text and "pseudonim" in text
     assert result["manifest_sha256"] == digest
-    with zipfile.ZipFile(folder / f"{recorded['number']}.zip") as archive:
-        assert archive.read("data/manifest.json") == manifest.read_bytes()
+    package = folder / f"{recorded['number']}.7z"  # individual data: never a plain zip
+    assert result["password"] is True and not (folder / f"{recorded['number']}.zip").exists()
+    password = data_provision.package_password(folder)
+    assert oct((folder / data_provision.PASSWORD_FILE).stat().st_mode & 0o777) == "0o600"
+    assert password not in json.dumps(result)
+    with py7zr.SevenZipFile(package, "r", password=password) as archive:
+        archive.extractall(path=folder / "dibuka")
+    assert (folder / "dibuka" / "data" / "manifest.json").read_bytes() == manifest.read_bytes()
+    assert data_provision.package_of(folder) == package
+
+
+def test_an_individual_pack_holds_no_readable_resident_data(home):
+    """Whatever the PKS opens - here NIK and names - the pack's bytes show none of it."""
+    (home / "pks.yaml").write_text(PKS.replace("    columns:", "    open_identity: true\n"
+        "    identity_clause: Pasal 4 ayat (2)\n    columns:"))  # fmt: skip
+    _, _, folder = run_to_draft(home, identitas_terbuka=["NIK"])
+    data_provision.hand_over(
+        folder, data_provision.load_config(), "470/9/DISDUKCAPIL/2026",
+        datetime(2026, 11, 26).date(),
+    )  # fmt: skip
+    released = (folder / "data" / "perseorangan.csv").read_text(encoding="utf-8-sig")
+    identifiers, names = residents(home)
+    shown = set(re.findall(r"\d{16}", released)) & identifiers
+    assert shown, "this PKS opens identity: the release itself holds real NIKs"
+    packed = data_provision.package_of(folder).read_bytes()
+    assert not [nik for nik in shown if nik.encode() in packed]
+    assert not [n for n in names if n in released and n.encode() in packed]
+
+
+def test_an_institution_with_an_age_key_gets_its_pack_encrypted_to_it(home):
+    private, public = encryption.generate()
+    (home / "pks.yaml").write_text(PKS + f"    recipient: {public}\n")
+    recorded, _, folder = run_to_draft(home)
+    result = data_provision.hand_over(
+        folder, data_provision.load_config(), "470/9/DISDUKCAPIL/2026",
+        datetime(2026, 11, 26).date(),
+    )  # fmt: skip
+    package = folder / f"{recorded['number']}.zip.age"
+    assert result["password"] is False and package.exists()
+    assert data_provision.package_password(folder) is None
+    opened = folder / "dibuka.zip"
+    encryption.decrypt_file(package, opened, [encryption.identity(private)])
+    with zipfile.ZipFile(opened) as archive:
+        assert "data/manifest.json" in archive.namelist()
 
 
 @pytest.mark.parametrize("damage", ["changed", "added", "removed"])

@@ -333,19 +333,111 @@ def hand_over(folder: Path, config: ProvisionConfig, outgoing: str, dated: date)
     letter = letters.render(
         folder / FINAL_LETTER, office=config.office, facts=facts, dated=dated, number=outgoing
     )
-    package = folder / f"{folder.name}.zip"
-    _zip(package, folder / DATA_DIR, letter)
+    package, sealing = _package(folder, letter, read_request(folder))
     digest = file_sha256(package)
-    write_text_atomic(package.with_suffix(".zip.sha256"), f"{digest}  {package.name}\n")
+    write_text_atomic(package.with_name(package.name + ".sha256"), f"{digest}  {package.name}\n")
+    write_text_atomic(
+        folder / PACKAGE_FILE,
+        json.dumps({"name": package.name, "sha256": digest, "sealing": sealing}),
+    )
     return {
         "output_ref": str(package),
         "note": (
             f"surat nomor {outgoing}; {len(facts.files)} berkas diperiksa ulang terhadap manifest "
-            f"(SHA-256 manifest {facts.manifest_sha256}); paket {package.name} sha256={digest}"
+            f"(SHA-256 manifest {facts.manifest_sha256}); paket {package.name} "
+            f"({SEALINGS[sealing]}) sha256={digest}"
         ),
         "sha256": digest,
         "manifest_sha256": facts.manifest_sha256,
+        "password": sealing == "7z-aes256",
     }
+
+
+#: How a package is protected (as the agenda and the letter say it).
+SEALINGS = {
+    "none": "data agregat, tanpa enkripsi",
+    "age": "terenkripsi untuk kunci publik lembaga penerima",
+    "7z-aes256": "7z AES-256 berkata sandi; kata sandi disampaikan terpisah",
+}
+PACKAGE_FILE = "package.json"
+#: The file (owner-only) holding a 7z package's password - its name, not a secret.
+PASSWORD_FILE = ".kata-sandi-paket"  # ruff: ignore[hardcoded-password-string]
+
+
+def _package(folder: Path, letter: Path, request: dict[str, Any]) -> tuple[Path, str]:
+    """The hand-over package of a request: aggregate data as a plain zip; individual data
+    encrypted to the institution's age key when its PKS names one, else a 7z archive with
+    AES-256 (names encrypted too) under a generated password kept owner-only for the JFU."""
+    if request["params"].get("jenis_data") != "perseorangan":
+        package = folder / f"{folder.name}.zip"
+        _zip(package, folder / DATA_DIR, letter)
+        return package, "none"
+    recipient = (request.get("pks") or {}).get("recipient")
+    if recipient:
+        from piak import encryption
+
+        inner = folder / f".{folder.name}.zip"
+        _zip(inner, folder / DATA_DIR, letter)
+        package = folder / f"{folder.name}.zip.age"
+        tmp = package.with_name(f".{package.name}.tmp")
+        try:
+            encryption.encrypt_file(inner, tmp, [encryption.recipient(recipient)])
+            tmp.replace(package)
+        finally:
+            inner.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+        return package, "age"
+    package = folder / f"{folder.name}.7z"
+    _seven_zip(package, folder / DATA_DIR, letter, _password(folder))
+    return package, "7z-aes256"
+
+
+def _password(folder: Path) -> str:
+    """The package's password: made once per request (a rerun keeps it), owner-only."""
+    import secrets
+
+    from piak.files import write_secret
+
+    path = folder / PASSWORD_FILE
+    if not path.exists():
+        alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+        write_secret(path, "".join(secrets.choice(alphabet) for _ in range(20)))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def package_password(folder: Path) -> str | None:
+    """The password of a request's 7z package (for the JFU's page), None when it has none."""
+    path = folder / PASSWORD_FILE
+    return path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+
+def _seven_zip(package: Path, data_dir: Path, letter: Path, password: str) -> None:
+    import py7zr
+
+    filters = [{"id": py7zr.FILTER_DEFLATE}, {"id": py7zr.FILTER_CRYPTO_AES256_SHA256}]
+    tmp = package.with_name(f".{package.name}.tmp")
+    try:
+        with py7zr.SevenZipFile(
+            tmp, "w", password=password, filters=filters, header_encryption=True
+        ) as archive:
+            for path in sorted(data_dir.iterdir()):
+                archive.write(path, f"data/{path.name}")
+            archive.write(letter, letter.name)
+        with py7zr.SevenZipFile(tmp, "r", password=password) as archive:
+            if archive.testzip() is not None:
+                raise PiakError("paket 7z rusak saat ditulis; diulang nanti")
+        tmp.replace(package)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def package_of(folder: Path) -> Path:
+    """The hand-over package step 10 made for a request."""
+    path = folder / PACKAGE_FILE
+    if not path.exists():
+        raise PiakError(f"paket {folder.name} belum ada: langkah 10 belum selesai")
+    return folder / json.loads(path.read_text(encoding="utf-8"))["name"]
 
 
 def _zip(package: Path, data_dir: Path, letter: Path) -> None:
@@ -380,7 +472,7 @@ def archive_release(context: Any) -> dict[str, Any]:
     """Step 11: the package copied to the archive and verified there (SHA-256)."""
     config = load_config()
     number = request_number(context)
-    package = request_dir(context, config) / f"{number}.zip"
+    package = package_of(request_dir(context, config))
     if not package.exists():
         raise PiakError(f"paket {package} belum ada: langkah 10 belum selesai")
     expected = file_sha256(package)
@@ -421,3 +513,15 @@ def close_request(context: Any, decision_tasks: list[str]) -> dict[str, Any]:
         "outcome": outcome,
         "note": f"{choice} oleh {user} pada {task_id}: {note}; tidak ada data yang diserahkan",
     }
+
+
+def password_delivery_show() -> str:
+    """What the JFU sees when asked to deliver a package's password."""
+    return (
+        "{% set p = ti.xcom_pull(task_ids='pack_release') %}"
+        "Paket `{{ p['output_ref'].split('/')[-1] }}` (SHA-256 `{{ p['sha256'] }}`) dikunci "
+        "dengan kata sandi. Buka kata sandinya di halaman permohonan (hanya JFU dan Kasi), "
+        "sampaikan kepada penerima **lewat saluran lain dari paketnya** (telepon, SMS, atau "
+        "langsung), lalu catat di sini cara dan kepada siapa. Kata sandi tidak pernah ditulis "
+        "di sini, di agenda, atau di surat."
+    )

@@ -224,6 +224,32 @@ def release_file(number: str, name: str) -> Path:
     return folder / data_provision.DATA_DIR / name
 
 
+#: Who may read a package's password: the JFU who delivers it and the Kasi who archives.
+PASSWORD_ROLES = ("jfu", "kasi")
+
+
+def password_logins() -> set[str]:
+    from piak import roles
+
+    return {u["id"] for role, users in roles.load_roles().items() if role in PASSWORD_ROLES
+            for u in users}  # fmt: skip
+
+
+def password_page(number: str) -> str:
+    """The 7z package's password, to be delivered apart from the package."""
+    from piak import data_provision
+
+    secret = data_provision.package_password(_folder(number))
+    if secret is None:
+        raise LookupError("kata sandi")
+    body = (
+        f"<h1>Kata sandi paket {_e(number)}</h1><p>Sampaikan kepada penerima melalui telepon, "
+        "SMS atau langsung - <b>jangan</b> bersama paketnya, jangan lewat surel yang sama.</p>"
+        f"<p style='font-size:1.6em;font-family:monospace'>{_e(secret)}</p>"
+    )
+    return PAGE.format(title=f"Kata sandi {_e(number)}", body=body)
+
+
 def letter_file(number: str) -> Path:
     letter = _letter(_folder(number))
     if letter is None:
@@ -267,6 +293,17 @@ def create_app() -> Any:
     def letter(number: str) -> FileResponse:
         path = guarded(letter_file, number)
         return FileResponse(path, media_type="application/pdf", filename=path.name)
+
+    def password_holder(user: Any = Depends(get_user)) -> Any:  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
+        if user.get_name() not in password_logins():
+            raise HTTPException(403, "Hanya JFU dan Kasi yang boleh membuka kata sandi paket")
+        return user
+
+    @app.get(
+        "/{number}/kata-sandi", response_class=HTMLResponse, dependencies=[Depends(password_holder)]
+    )
+    def password(number: str) -> str:
+        return guarded(password_page, number)
 
     @app.get("/{number}/berkas/{name}", dependencies=[Depends(authorised)])
     def release(number: str, name: str) -> FileResponse:

@@ -70,6 +70,11 @@ class _SignoffMixin:
     step_number: int
     role: str
     required_fields: tuple[str, ...] = ()
+    #: ``(task_id, key)``: the request opens only when that task's result says so (else the
+    #: step is skipped, e.g. no password to deliver for a pack without one).
+    only_if: tuple[str, str] | None = None
+    #: The answer is an agenda event beside the step, not the step itself (not measured).
+    agenda_event: str | None = None
 
     def _needs_note(self, chosen: list[str]) -> bool:
         return False
@@ -80,8 +85,13 @@ class _SignoffMixin:
     def execute(self, context: Any) -> Any:
         """Open the request: who may answer (role holders at once, the escalation role from its
         moment on), its due time in the body, and a wake-up at its first deadline."""
+        from airflow.sdk.exceptions import AirflowSkipException
         from airflow.sdk.timezone import utcnow
 
+        if self.only_if:
+            task_id, key = self.only_if
+            if not (context["ti"].xcom_pull(task_ids=task_id) or {}).get(key):
+                raise AirflowSkipException(f"tidak diperlukan ({task_id}: {key} tidak ada)")
         op: HITLOperator = self  # type: ignore[assignment]
         now = utcnow()
         context["ti"].xcom_push(key=OPENED_XCOM, value=now.isoformat())
@@ -273,6 +283,7 @@ class _SignoffMixin:
             actor=user.get("name") or user.get("id"),
             output_ref="; ".join(filter(None, [", ".join(chosen), entered])) or None,
             note=note,
+            event=self.agenda_event,
         )
 
 
@@ -405,9 +416,13 @@ def entry(
     **kwargs: Any,
 ) -> RoleEntryOperator:
     """A form for a registry step; ``fields`` are Airflow Params (titles in Bahasa Indonesia)."""
-    return RoleEntryOperator(
+    only_if = kwargs.pop("only_if", None)
+    agenda_event = kwargs.pop("agenda_event", None)
+    operator = RoleEntryOperator(
         **_common(sop_code, step_number, task_id, show, links, dict(fields or {}), None, kwargs)
     )
+    operator.only_if, operator.agenda_event = only_if, agenda_event
+    return operator
 
 
 def _common(

@@ -64,8 +64,17 @@ INDIVIDUAL = {
 }
 NOTES = {"dispose_request": "cek PKS dan kolomnya", "check_data": "sesuai PKS pasal 3"}
 INDIVIDUAL_CHAIN = [
-    (task, user, option, {"catatan": NOTES[task]} if task in NOTES else fields)
-    for task, user, option, fields in CHAIN
+    *(
+        (task, user, option, {"catatan": NOTES[task]} if task in NOTES else fields)
+        for task, user, option, fields in CHAIN
+    ),
+    # a password-protected pack: the JFU records how its password went to the applicant
+    (
+        "record_password_delivery",
+        "jfu",
+        None,
+        {"disampaikan_melalui": "telepon", "disampaikan_kepada": "Prof. Wibisana"},
+    ),
 ]
 PAGES = "/piak/penyajian-data"
 
@@ -326,6 +335,15 @@ def test_the_request_pages_open_only_for_the_sops_role_holders(airflow, finished
     )
     figures = get("angka")
     assert figures.status_code == 200 and "tidak ditampilkan" in figures.text
+    secret = get("kata-sandi", user="jfu")
+    assert secret.status_code == 200 and "Kata sandi paket" in secret.text
+    assert get("kata-sandi", user="kabid").status_code == 403  # only the JFU and the Kasi
+    packed = (folder / f"{folder.name}.7z").read_bytes()
+    assert b"NAMA_LGKP" not in packed and b"Nama Lengkap" not in packed  # names encrypted too
+    delivered = {e.task_id: e for e in airflow.agenda(finished["individual"])}
+    entry = delivered["record_password_delivery:kata-sandi"]
+    assert entry.actor == "jfu" and "telepon" in entry.output_ref
+    assert airflow.task_state(DAG, finished["approve"], "record_password_delivery") == "skipped"
     aggregate = request_folder(airflow, finished["approve"]).name
     tables = requests.get(
         f"{airflow.url}{PAGES}/{aggregate}/angka",

@@ -184,6 +184,9 @@ class Agreement(BaseModel):
     open_identity: bool = False
     #: The clause of the agreement that opens identity (required when ``open_identity``).
     identity_clause: str | None = Field(default=None, min_length=3, max_length=200)
+    #: The institution's age public key: its release packs are encrypted to it. Without one a
+    #: pack is a password-protected (AES-256) 7z file, the password delivered separately.
+    recipient: str | None = Field(default=None, pattern=r"^age1[02-9ac-hj-np-z]{58}$")
     note: str | None = Field(default=None, max_length=500)
 
     @field_validator("columns")
