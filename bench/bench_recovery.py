@@ -90,7 +90,7 @@ def run() -> str:
             "| measure | median (s) | all runs (s) |",
             "|---|---|---|",
             _row("`piak restore` (verify, restore, quick_check, row counts, rename)", ours),
-            _row("`piak restore --identity` of the same set encrypted (decrypt, then as above)", opened),
+            _row("`piak restore --identity` of the set encrypted (decrypt first)", opened),
             _row('`sha256sum SET` + `sqlite3 OUT ".restore SET"`', reference),
             "",
             f"- encrypted set: {statistics.median(opened) / statistics.median(reference):.2f}x "
