@@ -34,6 +34,12 @@ def logins(roles_path: Path | None = None) -> dict[str, str]:
     return result
 
 
+#: Connect arguments of the embedded default's SQLite metadata database: wait up to 30 s for a
+#: lock instead of SQLite's 5 s, so a sign-off answered while the scheduler writes does not fail
+#: with "database is locked" (``[database] sql_alchemy_connect_args``, sync and async).
+SQLITE_CONNECT_ARGS: dict[str, object] = {"timeout": 30}
+
+
 def airflow_env(
     airflow_home: Path,
     *,
@@ -59,6 +65,8 @@ def airflow_env(
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "piak.demo.SQLITE_CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "piak.demo.SQLITE_CONNECT_ARGS",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",

@@ -218,6 +218,8 @@ def _topology_env(base: Path, port: int, metadata_url: str, agenda_url: str, bro
 
     piak_home = base / "piak_home"
     env = demo.airflow_env(base / "airflow_home", port=port, piak_home=piak_home)
+    for sqlite_only in ("SQL_ALCHEMY_CONNECT_ARGS", "SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
+        env.pop(f"AIRFLOW__DATABASE__{sqlite_only}")  # the metadata is on PostgreSQL here
     env.update(
         {
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
