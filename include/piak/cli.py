@@ -153,7 +153,8 @@ def _add_identity(parser: argparse.ArgumentParser) -> None:
 
 
 def _identities(args: argparse.Namespace) -> list:
-    """The private keys given by ``--identity`` files, else those of the configuration."""
+    """The private keys given by ``--identity`` files, else those of the configuration (asked
+    only for an encrypted set: reading a Connection imports Airflow, which takes a second)."""
     from pathlib import Path
 
     from piak import backup_config, encryption
@@ -284,7 +285,11 @@ def _run_verify_backup(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         print(f"galat: {folder} bukan folder set cadangan", file=sys.stderr)
         return 1
-    check = backupset.verify_set(folder, identities=_identities(args))
+    try:
+        encrypted = backupset.load_manifest(folder).encrypted
+    except backupset.ManifestError:
+        encrypted = False  # verify_set says what is wrong with it
+    check = backupset.verify_set(folder, identities=_identities(args) if encrypted else [])
     if not check.ok:
         for problem in check.problems:
             print(f"RUSAK: {problem}", file=sys.stderr)
@@ -329,7 +334,10 @@ def _run_restore(args: argparse.Namespace) -> int:
     manifest = backupset.load_manifest(folder)
     tables = recovery.resolve_tables(list(args.tables), manifest.row_counts)
     counts = sqlite_backup.restore(
-        folder, Path(args.to), tables=tables or None, identities=_identities(args)
+        folder,
+        Path(args.to),
+        tables=tables or None,
+        identities=_identities(args) if manifest.encrypted else [],
     )
     wrong = [t for t, n in counts.items() if manifest.row_counts.get(t) != n]
     if wrong:
