@@ -3,6 +3,9 @@ SIAK database, a backup configuration, a plugged-in flash disk) and a night's ba
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,6 +16,17 @@ from piak import backup, demo, demo_db
 
 WIB = ZoneInfo("Asia/Jakarta")
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def piak_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m piak ARGS`` as an administrator runs it (a fresh process, this checkout)."""
+    return subprocess.run(
+        [sys.executable, "-m", "piak", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
+        timeout=300,
+    )
 
 
 def unscheduled_backup_config() -> str:

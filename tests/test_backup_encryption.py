@@ -5,15 +5,12 @@ errors and nothing is half-restored. The key ceremony's files and recovery sheet
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from backup_helpers import WIB, back_up, embedded_home
+from backup_helpers import WIB, back_up, embedded_home, piak_cli
 
 from piak import backupset, encryption, keys, recovery, sqlite_backup
 from piak.errors import PiakError
@@ -41,16 +38,6 @@ def residents(db: Path, limit: int = 50) -> list[tuple[str, str]]:
 
 def every_file(*folders: Path) -> list[Path]:
     return [p for folder in folders for p in folder.rglob("*") if p.is_file()]
-
-
-def piak(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "piak", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
-        timeout=120,
-    )
 
 
 def test_no_file_of_a_set_or_its_copy_holds_a_readable_nik_or_name(home):
@@ -81,7 +68,7 @@ def test_one_changed_byte_of_an_encrypted_file_is_found_by_verify_backup(home):
     data = bytearray(copy.read_bytes())
     data[len(data) // 3] ^= 0x01
     copy.write_bytes(bytes(data))
-    done = piak("verify-backup", str(copy.parent))
+    done = piak_cli("verify-backup", str(copy.parent))
     assert done.returncode == 1
     assert "RUSAK: berkas database.sqlite3.age: SHA-256 berbeda" in done.stderr
 
@@ -160,9 +147,11 @@ def test_the_key_ceremony_writes_owner_only_files_and_a_sheet_that_restores(home
     )  # fmt: skip
     typed = tmp_path / "diketik.key"
     typed.write_text(private[0] + "\n")
-    checked = piak("keys", "check", str(typed))
+    checked = piak_cli("keys", "check", str(typed))
     assert checked.returncode == 0 and made.public in checked.stdout
-    done = piak("restore", str(folder), "--to", str(tmp_path / "r.db"), "--identity", str(typed))
+    done = piak_cli(
+        "restore", str(folder), "--to", str(tmp_path / "r.db"), "--identity", str(typed)
+    )
     assert done.returncode == 0, done.stderr
     assert residents(tmp_path / "r.db") == residents(home / "siak.db")
 
@@ -178,10 +167,14 @@ def test_a_set_made_for_a_key_the_configuration_forgot_is_reported(home, monkeyp
         monkeypatch.setenv("AIRFLOW_CONN_PIAK_BACKUP_RECIPIENTS", value)
 
     connection({"recipients": [new]})  # rotated, the old keys forgotten
-    listed = piak("backups", "--json")
+    listed = piak_cli("backups", "--json")
     row = next(r for r in json.loads(listed.stdout)["sets"] if r["set"] == SET)
     assert row["encrypted"] is True and row["keys_known"] is False
-    assert f"PERINGATAN: {SET} dienkripsi untuk kunci yang tidak dikenal" in piak("backups").stdout
+    assert (
+        f"PERINGATAN: {SET} dienkripsi untuk kunci yang tidak dikenal" in piak_cli("backups").stdout
+    )
     connection({"recipients": [new], "retired": old})  # rotated properly
-    row = next(r for r in json.loads(piak("backups", "--json").stdout)["sets"] if r["set"] == SET)
+    row = next(
+        r for r in json.loads(piak_cli("backups", "--json").stdout)["sets"] if r["set"] == SET
+    )
     assert row["keys_known"] is True

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from backup_helpers import piak_cli
 
 from piak import backupset, demo_db, offsite, sqlite_backup
 from piak.errors import PiakError
@@ -153,20 +152,11 @@ def test_the_command_line_takes_odd_paths_as_data(source, tmp_path):
     odd.mkdir()
     database = odd / "siak.db"
     database.write_bytes(source.read_bytes())
-    done = piak("backup", "--sqlite", str(database), "--dest", str(odd / "b #"), "--no-encrypt")
+    done = piak_cli("backup", "--sqlite", str(database), "--dest", str(odd / "b #"), "--no-encrypt")
     assert done.returncode == 0, done.stderr
     folder = Path(done.stdout.strip())
-    verified = piak("verify-backup", str(folder))
+    verified = piak_cli("verify-backup", str(folder))
     assert verified.returncode == 0, verified.stderr
-
-
-def piak(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "piak", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
-    )
 
 
 # -- what a set holds must be what the source held ---------------------------------------------
@@ -203,7 +193,7 @@ def test_an_empty_dump_in_place_of_the_database_does_not_verify(set_dir):
     check = backupset.verify_set(set_dir)
     assert not check.ok
     assert "tanpa baris data padahal sumbernya tidak tercatat kosong" in check.problems[0]
-    assert piak("verify-backup", str(set_dir)).returncode == 1
+    assert piak_cli("verify-backup", str(set_dir)).returncode == 1
 
 
 def test_an_empty_source_is_backed_up_as_explicitly_empty(tmp_path):
@@ -248,14 +238,14 @@ def test_manifest_entries_outside_the_set_are_refused_everywhere(set_dir, tmp_pa
     with pytest.raises(PiakError, match="tidak sah"):
         sqlite_backup.restore(set_dir, tmp_path / "pulih.db")
     assert not (tmp_path / "kabur.txt").exists() and not (tmp_path / "pulih.db").exists()
-    done = piak("copy-backup", str(set_dir), str(dest))
+    done = piak_cli("copy-backup", str(set_dir), str(dest))
     assert done.returncode != 0 and "tidak sah" in done.stderr
 
 
 def test_a_manifest_naming_another_set_is_refused(set_dir, tmp_path):
     resign(set_dir, lambda d: d.update(set="../../kabur_20261124T2300"))
     assert "nama set di manifest.json tidak sah" in backupset.verify_set(set_dir).problems[0]
-    done = piak("copy-backup", str(set_dir), str(tmp_path / "disk"))
+    done = piak_cli("copy-backup", str(set_dir), str(tmp_path / "disk"))
     assert done.returncode != 0
     assert not list(tmp_path.rglob("kabur*"))
     resign(set_dir, lambda d: d.update(set="siak_20261101T2300"))

@@ -4,13 +4,11 @@ retention policy and the administrators' command line."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from backup_helpers import piak_cli
 
 from piak import backup, backup_config, backupset, demo_db, offsite, sqlite_backup
 from piak.errors import PiakError
@@ -180,41 +178,31 @@ def test_retention_keeps_daily_weekly_monthly():
     }
 
 
-def _piak(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "piak", *args],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT / "include")),
-        timeout=120,
-    )
-
-
 def test_cli_backup_verify_and_copy(source, tmp_path):
-    made = _piak(
+    made = piak_cli(
         "backup", "--sqlite", str(source), "--dest", str(tmp_path / "server"), "--no-encrypt"
     )
     assert made.returncode == 0, made.stderr
     folder = Path(made.stdout.strip())
     assert folder.parent == tmp_path / "server" and folder.name.startswith("manual_")
 
-    ok = _piak("verify-backup", str(folder))
+    ok = piak_cli("verify-backup", str(folder))
     assert ok.returncode == 0 and ok.stdout.startswith("UTUH: set " + folder.name)
 
-    copied = _piak("copy-backup", str(folder), str(tmp_path / "flashdisk"))
+    copied = piak_cli("copy-backup", str(folder), str(tmp_path / "flashdisk"))
     assert copied.returncode == 0, copied.stderr
-    assert _piak("verify-backup", str(tmp_path / "flashdisk" / folder.name)).returncode == 0
+    assert piak_cli("verify-backup", str(tmp_path / "flashdisk" / folder.name)).returncode == 0
 
     _flip_byte(tmp_path / "flashdisk" / folder.name / "database.sqlite3")
-    bad = _piak("verify-backup", str(tmp_path / "flashdisk" / folder.name))
+    bad = piak_cli("verify-backup", str(tmp_path / "flashdisk" / folder.name))
     assert bad.returncode == 1
     assert "RUSAK: berkas database.sqlite3: SHA-256 berbeda" in bad.stderr
 
 
 def test_cli_refuses_what_is_not_a_set(tmp_path):
-    assert _piak("verify-backup", str(tmp_path / "nothing")).returncode == 1
+    assert piak_cli("verify-backup", str(tmp_path / "nothing")).returncode == 1
     (tmp_path / "folder").mkdir()
-    result = _piak("verify-backup", str(tmp_path / "folder"))
+    result = piak_cli("verify-backup", str(tmp_path / "folder"))
     assert result.returncode == 1 and "bukan set cadangan" in result.stderr
-    missing = _piak("backup", "--sqlite", str(tmp_path / "none.db"), "--dest", str(tmp_path))
+    missing = piak_cli("backup", "--sqlite", str(tmp_path / "none.db"), "--dest", str(tmp_path))
     assert missing.returncode == 2 and "tidak ditemukan" in missing.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from backup_helpers import back_up, embedded_home
+from backup_helpers import back_up, embedded_home, piak_cli
 
 from piak import backupset, catalogue, encryption, recovery, sqlite_backup
 from piak.errors import InvalidRequest, PiakError
@@ -288,21 +288,15 @@ def test_the_drill_restores_the_newest_verified_set_and_marks_it_restore_tested(
 
 
 def test_the_restore_command_verifies_first_and_restores_by_hand(home):
-    def piak(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "piak", *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
-        )
-
     out = home / "by_hand.db"
-    done = piak("restore", str(home / "backups" / SET), "--to", str(out), "--tables", "SETUP_KEC")
+    done = piak_cli(
+        "restore", str(home / "backups" / SET), "--to", str(out), "--tables", "SETUP_KEC"
+    )
     assert done.returncode == 0, done.stderr
     assert count(out, "SETUP_KEC") == manifest_counts(home)["SETUP_KEC"]
     _flip(home / "backups" / SET / SEALED, 9000)
     before = digest(out)
-    refused = piak("restore", str(home / "backups" / SET), "--to", str(out))
+    refused = piak_cli("restore", str(home / "backups" / SET), "--to", str(out))
     assert refused.returncode == 2
     assert "SHA-256 berbeda" in refused.stderr
     assert digest(out) == before
