@@ -71,6 +71,24 @@ def test_entry_form_has_the_fields_and_the_note():
         signoff.entry("helpdesk", 1, task_id="x", fields={"catatan": Param("")})
 
 
+def test_a_choice_field_validates_while_unanswered_and_is_required_when_answered():
+    """Airflow validates a task's params when it starts, before anyone answers: a field with
+    fixed choices must accept 'not yet', and still be required in the answer."""
+    from airflow.sdk import Param
+    from airflow.sdk.definitions.param import ParamsDict
+
+    from piak import signoff
+
+    op = signoff.entry(
+        "data_provision",
+        10,
+        task_id="record_delivery",
+        fields={"melalui": Param("", type="string", enum=["telepon", "SMS"])},
+    )
+    ParamsDict(op.params).validate()  # what the task does when it starts
+    assert op.required_fields == ("melalui",)
+
+
 def test_registry_text_is_never_read_as_a_template():
     from piak import registry, signoff
 

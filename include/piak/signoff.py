@@ -486,6 +486,8 @@ def _form_fields(fields: dict[str, Param]) -> tuple[dict[str, Param], tuple[str,
         kind = schema.get("type", "string")
         kinds = list(kind) if isinstance(kind, list) else [kind]
         schema["type"] = kinds if "null" in kinds else ["null", *kinds]
+        if "enum" in schema and None not in schema["enum"]:
+            schema["enum"] = [*schema["enum"], None]  # unanswered yet; required when answered
         form[name] = Param(None, description=param.description, **schema)
         required.append(name)
     return form, tuple(required)
