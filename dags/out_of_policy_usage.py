@@ -25,7 +25,7 @@ with sop_dag(
     # 1 Administrator: monitoring - sessions and the audit trail against the policy
     monitor = work(SOP, 1, task_id="monitor_usage", run="piak.usage_policy:monitor_usage")
     # 2-6 one run per case (DAG out_of_policy_case): the Kasi, Kabid, Kadis, the block, archive
-    cases = PythonOperator(
+    list_cases = PythonOperator(
         task_id="list_cases",
         python_callable=usage_policy.case_runs,
         doc_md="Daftar kasus yang dibuka pemantauan (satu run `out_of_policy_case` per kasus).",
@@ -37,6 +37,6 @@ with sop_dag(
         skip_when_already_exists=True,
         openlineage_inject_parent_info=False,
         doc_md="Membuka satu run `out_of_policy_case` per kasus (langkah 2-6).",
-    ).expand_kwargs(cases.output)
+    ).expand_kwargs(list_cases.output)
 
-    monitor >> cases
+    monitor >> list_cases
