@@ -109,8 +109,10 @@ def test_evidence_already_in_a_case_opens_no_other(home):
     assert f"{toad} (bukti baru ditambahkan ke {case}, masih terbuka)" in later["note"]
     (added,) = usage_policy.case_dir(case).glob("bukti_tambahan_*.json")
     assert {b["jenis"] for b in json.loads(added.read_text())["bukti"]} == {"aktivitas"}
-    again = monitor("2026-06-30 20:00", "2026-06-30 21:00", run="scheduled__z")
+    again = monitor("2026-06-30 20:00", "2026-06-30 21:00", run="manual__w")  # another run
     assert f"{toad} (sudah dalam {case})" in again["note"]
+    other = monitor("2026-06-30 19:00", "2026-06-30 20:00", run="manual__v")
+    assert other["stop"] is True and f"{toad} (sudah dalam {case})" in other["note"]
 
 
 def test_no_resident_data_in_the_evidence(home):

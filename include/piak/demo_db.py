@@ -4,7 +4,8 @@ One fictional kabupaten (province code 99, so no demo NIK can be a real person's
 kecamatan and kelurahan/desa; families with a head, usually a spouse, children and sometimes a
 parent; realistic shares of age, sex, religion, education, occupation, marital status and blood
 type. NIK = region (6) + birth date (DDMMYY, +40 on the day for women) + serial (4), unique;
-NO_KK = region (6) + issue date (DDMMYY) + serial (4). Same seed, same database.
+NO_KK = region (6) + issue date (DDMMYY) + serial (4). Same seed, same database. The staff's
+SIAK accounts, their sessions and two weeks of access log come from :mod:`piak.demo_accounts`.
 
 Built with numpy in one pass, written in chunks to a temporary file that replaces ``out`` only
 when complete.

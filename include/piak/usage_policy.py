@@ -341,11 +341,13 @@ def monitor_usage(context: Any) -> dict[str, Any]:
     seen_path = _seen_file()
     seen = json.loads(seen_path.read_text()) if seen_path.exists() else {}
     cases, known = [], []
+    run_id = context["run_id"]
     for username, items in sorted(found.items()):
         case_id = case_id_for(end, username)
-        new = [i for i in items if seen.get(i["kunci"]) in (None, case_id)]
+        # new: never seen, or seen only by this very run (a retry opens the same case again)
+        new = [i for i in items if seen.get(i["kunci"], [case_id, run_id])[1] == run_id]
         if not new:
-            known.append(f"{username} (sudah dalam {seen[items[0]['kunci']]})")
+            known.append(f"{username} (sudah dalam {seen[items[0]['kunci']][0]})")
             continue
         if (open_case := _open_case_of(username, case_id)) is not None:
             write_text_atomic(
@@ -353,11 +355,11 @@ def monitor_usage(context: Any) -> dict[str, Any]:
                 json.dumps({"dari": start.isoformat(), "sampai": end.isoformat(), "bukti": new},
                            indent=2, ensure_ascii=False),
             )  # fmt: skip
-            seen.update({i["kunci"]: open_case for i in new})
+            seen.update({i["kunci"]: [open_case, run_id] for i in new})
             known.append(f"{username} (bukti baru ditambahkan ke {open_case}, masih terbuka)")
             continue
         _open_case(case_id, username, new, register, start, end)
-        seen.update({i["kunci"]: case_id for i in new})
+        seen.update({i["kunci"]: [case_id, run_id] for i in new})
         cases.append(summary(case_id, username, new, register))
     checked = f"{len(sessions)} sesi dan {len(events)} aktivitas diperiksa ({_period(start, end)})"
     write_text_atomic(
