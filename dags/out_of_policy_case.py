@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
+from piak import usage_policy
 from piak.dagkit import sop_dag, work
 from piak.signoff import Choice, decision
 
@@ -36,7 +37,7 @@ with sop_dag(
     params={
         "case_id": Param(
             type="string",
-            pattern=r"^KASUS-\d{8}-\d{4}-[A-Z][A-Z0-9_]{1,29}$",
+            pattern=usage_policy.CASE_PATTERN,
             title="Nomor kasus",
             description="Diisi oleh pemantauan, contoh KASUS-20261125-1000-SITI4471.",
         )

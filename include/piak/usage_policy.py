@@ -49,7 +49,8 @@ CASE_DAG = "out_of_policy_case"
 MAX_WINDOW = timedelta(days=7)
 MAX_EVIDENCE = 200
 _WHEN = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?$")
-_CASE = re.compile(r"^KASUS-\d{8}-\d{4}-[A-Z][A-Z0-9_]{1,29}$")
+CASE_PATTERN = r"^KASUS-\d{8}-\d{4}-[A-Z][A-Z0-9_]{1,29}$"
+_CASE = re.compile(CASE_PATTERN)
 _WIB = ZoneInfo(settings.TIMEZONE)
 
 
