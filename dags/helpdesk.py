@@ -1,22 +1,37 @@
-"""Airflow DAG of SOP Prosedur Layanan Bantuan dan Gangguan SIAK: a complaint to its archive."""
+"""Airflow DAG of SOP Prosedur Layanan Bantuan dan Gangguan SIAK: a complaint to its archive.
+
+"Belum berfungsi" at the field check starts a new run of this DAG for the same ticket (the next
+round, with the earlier rounds shown); the answers go to the reporter through the notifier."""
 
 from __future__ import annotations
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param
 
 from piak import helpdesk
 from piak.dagkit import sop_dag, trigger_form, work
+from piak.helpdesk import FIXED, NOT_FIXED
 from piak.signoff import Choice, decision, entry
 
 SOP = "helpdesk"
 TEXT = {"type": "string", "minLength": 3, "maxLength": 4000, "format": "multiline"}
+COMPLAINT = (
+    "Keluhan: **{{ params.kategori }}** dari {{ params.asal }} ({{ params.pelapor }}, "
+    "{{ params.kontak }})\n\n> {{ params.uraian }}\n\n"
+    "{% set c = ti.xcom_pull(task_ids='record_complaint') %}"
+    "{% if c['history'] %}**Putaran {{ c['round'] }}** - sebelumnya:\n"
+    "{% for h in c['history'] %}- putaran {{ h['putaran'] }}: {{ h['hasil'] }} ({{ h['oleh'] }}):"
+    " {{ h['temuan'] }}\n{% endfor %}{% endif %}"
+)
+ANSWER = Param("", title="Jawaban untuk pelapor", **TEXT)
+ALL_DONE = "all_done"  # the answer and the archive also follow a field check given up
 
 with sop_dag(
     SOP,
     params=trigger_form(helpdesk.TRIGGER_FORM, helpdesk.TRIGGER_DEFAULTS),
     tags=["layanan"],
 ):
-    # 1 JFU: receive the complaint and report it to the Kasi
+    # 1 JFU: receive the complaint and report it to the Kasi (a later round: the same ticket)
     record_complaint = work(
         SOP, 1, task_id="record_complaint", run="piak.helpdesk:record_complaint"
     )
@@ -29,11 +44,11 @@ with sop_dag(
             Choice("Aplikasi: beri petunjuk ke petugas", "instruct_field_officer"),
             Choice("Jaringan: Telkom dihubungi, petugas memeriksa", "instruct_field_officer"),
             Choice("Laporkan ke Kabid", "review_by_kabid"),
-            Choice("Selesai: jawaban langsung ke pelapor", "archive_answer"),
-            Choice("Kembalikan ke pelapor: keluhan belum jelas", "archive_answer", "returned"),
+            Choice("Selesai: jawaban langsung ke pelapor", "answer_reporter"),
+            Choice("Kembalikan ke pelapor: keluhan belum jelas", "answer_reporter", "returned"),
         ],
-        show="Keluhan: **{{ params.kategori }}** dari {{ params.asal }} ({{ params.pelapor }})"
-        "\n\n> {{ params.uraian }}",
+        fields={"jawaban": ANSWER},
+        show=COMPLAINT,
     )
     # 3 Kabid (decision): review, answer and instruct the Kasi
     review_by_kabid = decision(
@@ -42,10 +57,10 @@ with sop_dag(
         task_id="review_by_kabid",
         choices=[
             Choice("Teruskan petunjuk ke Kasi untuk petugas", "instruct_field_officer"),
-            Choice("Selesai: jawaban langsung ke pelapor", "archive_answer"),
+            Choice("Selesai: jawaban langsung ke pelapor", "answer_reporter"),
         ],
-        fields={"jawaban": Param("", title="Jawaban / disposisi untuk Kasi", **TEXT)},
-        show="Keluhan: **{{ params.kategori }}** dari {{ params.asal }}\n\n> {{ params.uraian }}",
+        fields={"jawaban": Param("", title="Jawaban / disposisi", **TEXT)},
+        show=COMPLAINT,
     )
     # 4 Kasi: instruct the field officer
     instruct_field_officer = entry(
@@ -53,35 +68,56 @@ with sop_dag(
         4,
         task_id="instruct_field_officer",
         fields={"petunjuk": Param("", title="Petunjuk untuk petugas", **TEXT)},
-        show="Keluhan: **{{ params.kategori }}** dari {{ params.asal }}\n\n> {{ params.uraian }}",
+        show=COMPLAINT,
         trigger_rule="none_failed_min_one_success",
     )
-    # 5 Petugas: check the application / network on site
-    check_in_field = entry(
+    # 5 Petugas (its result decides): check the application / network on site
+    check_in_field = decision(
         SOP,
         5,
         task_id="check_in_field",
-        fields={
-            "hasil": Param(
-                "Sudah berfungsi",
-                type="string",
-                enum=["Sudah berfungsi", "Belum berfungsi"],
-                title="Hasil pemeriksaan",
-            ),
-            "temuan": Param("", title="Temuan dan tindakan di lapangan", **TEXT),
-        },
-        show="Petunjuk Kasi: {{ ti.xcom_pull(task_ids='instruct_field_officer', key='answer')"
+        choices=[Choice(FIXED, "answer_reporter"), Choice(NOT_FIXED, "prepare_next_round")],
+        fields={"temuan": Param("", title="Temuan dan tindakan di lapangan", **TEXT)},
+        show=COMPLAINT
+        + "Petunjuk Kasi: {{ ti.xcom_pull(task_ids='instruct_field_officer', key='answer')"
         "['params_input']['petunjuk'] }}",
     )
-    # 6 JFU: archive the answers (proof of follow-up)
-    archive_answer = work(
+    # 5 (Belum berfungsi) the round into the ticket's history; the next round in a new run
+    prepare_next_round = work(
+        SOP,
+        5,
+        task_id="prepare_next_round",
+        run="piak.helpdesk:next_round",
+        agenda_event="putaran-berikutnya",
+    )
+    reopen_complaint = TriggerDagRunOperator(
+        task_id="reopen_complaint",
+        trigger_dag_id=SOP,
+        trigger_run_id="{{ ti.xcom_pull(task_ids='prepare_next_round')['run_id'] }}",
+        conf="{{ ti.xcom_pull(task_ids='prepare_next_round')['conf'] | tojson }}",
+        logical_date=None,
+        skip_when_already_exists=True,
+        openlineage_inject_parent_info=False,
+        doc_md="Membuka putaran berikutnya keluhan yang sama (run `<tiket>__putaran-<n>`).",
+    )
+    # 6 JFU: the answers to the reporter's contact, then the archive (proof of follow-up)
+    answer_reporter = work(
         SOP,
         6,
-        task_id="archive_answer",
-        run="piak.helpdesk:archive",
-        trigger_rule="none_failed_min_one_success",
+        task_id="answer_reporter",
+        run="piak.helpdesk:answer_reporter",
+        agenda_event="jawaban-dikirim",
+        trigger_rule=ALL_DONE,
+    )
+    archive_answer = work(
+        SOP, 6, task_id="archive_answer", run="piak.helpdesk:archive", trigger_rule=ALL_DONE
     )
 
-    record_complaint >> decide_handling >> [review_by_kabid, instruct_field_officer, archive_answer]
-    review_by_kabid >> [instruct_field_officer, archive_answer]
-    instruct_field_officer >> check_in_field >> archive_answer
+    (
+        record_complaint
+        >> decide_handling
+        >> [review_by_kabid, instruct_field_officer, answer_reporter]
+    )
+    review_by_kabid >> [instruct_field_officer, answer_reporter]
+    instruct_field_officer >> check_in_field >> [answer_reporter, prepare_next_round]
+    prepare_next_round >> reopen_complaint >> answer_reporter >> archive_answer

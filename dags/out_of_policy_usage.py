@@ -1,33 +1,42 @@
-"""Airflow DAG of SOP Prosedur Penanganan Penggunaan diluar Ketentuan: finding to stop."""
+"""Airflow DAG of SOP Prosedur Penanganan Penggunaan diluar Ketentuan, step 1: monitoring.
+
+Every hour (``config/usage_policy.yaml``) and on demand: who is connected to SIAK and what they
+did, checked against the policy and the access register. Each account with new evidence becomes
+a case in its own run of ``out_of_policy_case`` (steps 2-6); nothing found is one agenda line."""
 
 from __future__ import annotations
 
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
 from piak import usage_policy
 from piak.dagkit import sop_dag, trigger_form, work
-from piak.signoff import approval
 
 SOP = "out_of_policy_usage"
-FINDING = (
-    "{% set f = ti.xcom_pull(task_ids='monitor_usage') %}"
-    "Pengguna **{{ f['user_id'] }}** dari komputer `{{ f['mesin'] }}` dengan program "
-    "`{{ f['program'] }}`{% if f['sid_serial'] %} (sesi {{ f['sid_serial'] }}){% endif %}\n\n"
-    "> {{ f['uraian'] }}\n\nPelanggaran:\n{% for v in f['violations'] %}- {{ v }}\n{% endfor %}"
-)
+POLICY = usage_policy.load_policy()
 
 with sop_dag(
     SOP,
+    schedule=POLICY.schedule,
+    max_active_runs=1,
     params=trigger_form(usage_policy.TRIGGER_FORM, usage_policy.TRIGGER_DEFAULTS),
     tags=["keamanan"],
 ):
-    # 1 Administrator: monitoring - the observation against the policy and the access register
+    # 1 Administrator: monitoring - sessions and the audit trail against the policy
     monitor = work(SOP, 1, task_id="monitor_usage", run="piak.usage_policy:monitor_usage")
-    # 2 Report to the Kasi; 3 to the Kabid; 4 to the Kepala Dinas
-    kasi = approval(SOP, 2, task_id="report_to_kasi", show=FINDING)
-    kabid = approval(SOP, 3, task_id="report_to_kabid", show=FINDING)
-    kadis = approval(SOP, 4, task_id="report_to_kadis", show=FINDING)
-    # 5 Administrator: stop the service (access blocked; the session cut in TOAD)
-    stop = work(SOP, 5, task_id="stop_service", run="piak.usage_policy:stop_service")
-    # 6 Administrator: the case in the agenda (archive)
-    record = work(SOP, 6, task_id="record_case", run="piak.usage_policy:record_case")
+    # 2-6 one run per case (DAG out_of_policy_case): the Kasi, Kabid, Kadis, the block, archive
+    list_cases = PythonOperator(
+        task_id="list_cases",
+        python_callable=usage_policy.case_runs,
+        doc_md="Daftar kasus yang dibuka pemantauan (satu run `out_of_policy_case` per kasus).",
+    )
+    open_cases = TriggerDagRunOperator.partial(
+        task_id="open_cases",
+        trigger_dag_id=usage_policy.CASE_DAG,
+        logical_date=None,
+        skip_when_already_exists=True,
+        openlineage_inject_parent_info=False,
+        doc_md="Membuka satu run `out_of_policy_case` per kasus (langkah 2-6).",
+    ).expand_kwargs(list_cases.output)
 
-    monitor >> kasi >> kabid >> kadis >> stop >> record
+    monitor >> list_cases

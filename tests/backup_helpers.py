@@ -41,6 +41,16 @@ def unscheduled_backup_config() -> str:
     return unscheduled
 
 
+def unscheduled_usage_policy() -> str:
+    """The project's ``config/usage_policy.yaml`` without its hourly monitoring: a scheduled
+    run would open cases for the demo database's planted misuse (waiting sign-offs); the tests
+    trigger the monitoring they want."""
+    config = (ROOT / "config" / "usage_policy.yaml").read_text()
+    unscheduled = config.replace('schedule: "0 * * * *"', "schedule: null")
+    assert unscheduled != config, "the usage policy's schedule is missing"
+    return unscheduled
+
+
 def embedded_home(
     home: Path, monkeypatch: pytest.MonkeyPatch, *, residents: int, seed: int, daily: int
 ) -> Path:

@@ -192,3 +192,40 @@ def sshd(tmp_path_factory) -> Iterator[dict]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[dict]:
+    """A real DNS server (Debian's dnsmasq) on a loopback port of its own, answering for
+    ``dinas.local`` only: ``siak.dinas.local`` -> 127.0.0.5, any other name there NXDOMAIN.
+    Installs dnsmasq-base when missing (as root); stopped at the end of the session."""
+    import time
+
+    subprocess.run([str(ROOT / "scripts/ensure-debian-packages.sh"), "dnsmasq-base"], check=True)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = Path(tempfile.mkdtemp(prefix="piak-dns-")) / "dnsmasq.log"
+    proc = subprocess.Popen(
+        ["dnsmasq", "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
+         "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
+         "--pid-file=", "--local=/dinas.local/", "--address=/siak.dinas.local/127.0.0.5",
+         "--log-facility=-"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while "started" not in log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"dnsmasq did not start: {log.read_text()}")
+        time.sleep(0.1)
+    try:
+        yield {
+            "server": "127.0.0.1",
+            "port": port,
+            "name": "siak.dinas.local",
+            "address": "127.0.0.5",
+        }
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(log.parent, ignore_errors=True)

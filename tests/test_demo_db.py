@@ -251,3 +251,40 @@ def test_existing_file_is_replaced_only_by_a_complete_database(tmp_path, monkeyp
         demo_db.generate(out, residents=300, seed=2)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["siak.db"]
+
+
+def test_the_staff_accounts_sessions_and_access_log(tmp_path):
+    import json
+    import re
+
+    register = tmp_path / "register.json"
+    demo_db.generate(
+        tmp_path / "s.db", residents=1500, seed=2, activity_until=date(2026, 11, 30),
+        register=register,
+    )  # fmt: skip
+    conn = sqlite3.connect(tmp_path / "s.db")
+    staff = json.loads(register.read_text())
+    accounts = dict(conn.execute("SELECT USERNAME, ACCOUNT_STATUS FROM SIAK_USERS"))
+    residents = dict(conn.execute("SELECT NIK, NAMA_LGKP FROM BIODATA_WNI"))
+    for nik, entry in staff.items():
+        assert residents[nik] == entry["nama"]  # staff are residents of the kabupaten
+        expected = "LOCKED" if entry["status"] == "diblokir" else "OPEN"
+        assert accounts[entry["user_id"]] == expected and entry["mesin"]
+    registered = {e["user_id"] for e in staff.values()}
+    service = {"SIAK_APP", "PIAK_BACKUP", "PIAK_GUARD"}
+    assert len(set(accounts) - registered - service) == 1  # the operator who left
+    first, last = conn.execute(
+        "SELECT min(EVENT_TIMESTAMP), max(EVENT_TIMESTAMP) FROM SIAK_ACCESS_LOG"
+    ).fetchone()
+    assert first.startswith("2026-11-16") and last.startswith("2026-11-30")
+    programs = {
+        r[0] for r in conn.execute("SELECT DISTINCT CLIENT_PROGRAM_NAME FROM SIAK_ACCESS_LOG")
+    }
+    assert {"siak.exe", "ktpel.exe", "Toad.exe", "SQL Developer"} <= programs
+    dumped = "".join(
+        repr(row)
+        for table in ("SIAK_USERS", "SIAK_SESSIONS", "SIAK_ACCESS_LOG")
+        for row in conn.execute(f"SELECT * FROM {table}")
+    )
+    assert not re.findall(r"\d{16}", dumped)  # an action names a table, never a resident
+    conn.close()

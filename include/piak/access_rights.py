@@ -1,19 +1,35 @@
 """SOP "Prosedur Pemberian Hak Akses Aplikasi SIAK dan KTPEL": the code of its steps.
 
-Step 1 checks the proposed team members against the SIAK database (NIK valid and of an active
-resident of this kabupaten, the name as recorded, a known access role, no duplicates) without
-ever saying whose a NIK is: refusals, the agenda, XCom and the sign-offs name a member by the
-line of the proposal, never by NIK or by the name SIAK records; step 5
-issues the access rights: the office's access register (one entry per member, replaced, never
-duplicated, on a rerun) and an integrity pact (Pakta Integritas) per member as PDF. Passwords are
-not made here: the SIAK administration application sets them at the first login.
+- Step 1 (Kasi): the proposed members are checked against the SIAK database (NIK valid and of an
+  active resident, the name as recorded, a known access role, no duplicates) and against the
+  access register and the accounts (a member blocked or revoked before is flagged); the Kasi
+  confirms the result or returns the proposal. A member is named by the line of the proposal,
+  never by NIK or by the name SIAK records (refusals, agenda, XCom, sign-offs).
+- Step 5 (Kasi): one integrity pact (Pakta Integritas, PDF, with its reference number) per
+  member to be granted; once the Kasi confirms the signed pacts, each member's account is
+  created or re-enabled in the system of record with the role the proposal names and an expired
+  first password (:mod:`piak.siak_accounts`), read again to confirm, and entered in the access
+  register with the signed pact's reference. The first password goes only to an owner-only file
+  (``config/accounts.yaml: first_password_dir``) for the Kasi to hand over - never to a log,
+  XCom or the agenda. A notice letter tells the proposer who was granted what and who was not,
+  and why.
+- A block or revocation (SOP "Penggunaan diluar Ketentuan") is never undone by a later proposal:
+  such a member is granted only when the Kepala Dinas explicitly decides to lift the block.
+- Every refusal or return (steps 1-4) ends in a refusal letter to the proposer.
+
+Code steps done on a role holder's answer are recorded as theirs (the Kasi who confirmed),
+not as the work of whoever triggered the run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import re
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +37,7 @@ from piak import letters, settings
 from piak.errors import InvalidRequest, PiakError
 from piak.files import write_bytes_atomic, write_text_atomic
 from piak.indonesian import tanggal
-from piak.steps import run_date, run_key
+from piak.steps import ANSWER_XCOM, answered_by, run_date, run_key
 
 #: Access roles that may be issued (code -> what it means, in Bahasa Indonesia).
 ACCESS_ROLES = {
@@ -29,9 +45,16 @@ ACCESS_ROLES = {
     "operator_ktpel": "Operator KTP-el (perekaman dan pencetakan)",
     "supervisor": "Supervisor (verifikasi dan persetujuan)",
 }
+#: Register states a later proposal may not silently undo.
+BLOCKED = ("diblokir", "dicabut")
 MAX_MEMBERS = 50
 _NIK = re.compile(r"^\d{16}$")
 _NAME = re.compile(r"^[^\W\d_][\w .,'\-]{1,99}$")
+_MACHINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+#: The Kadis's choices at step 3 (the DAG's options; the issue step reads which was taken).
+GRANT = "Berikan hak akses kepada yang berhak"
+GRANT_AND_UNBLOCK = "Berikan hak akses, termasuk membuka blokir anggota yang diblokir"
+NOT_SIGNED_FIELD = "belum_tanda_tangan"
 
 TRIGGER_FORM: dict[str, dict[str, Any]] = {
     "asal": {
@@ -54,7 +77,7 @@ TRIGGER_FORM: dict[str, dict[str, Any]] = {
         "title": "Daftar anggota tim pengelola",
         "description": "Satu anggota per baris: NIK;Nama lengkap;Jabatan;Hak akses ("
         + ", ".join(ACCESS_ROLES)
-        + ")",
+        + ")[;Komputer kerja, contoh pc-kec-03]",
     },
 }
 TRIGGER_DEFAULTS: dict[str, Any] = {"asal": "", "nomor_surat": "", "anggota": ""}
@@ -67,6 +90,7 @@ class Member:
     position: str
     access: str
     line: int = 0
+    machine: str | None = None
 
 
 def parse_members(text: str) -> list[Member]:
@@ -76,9 +100,12 @@ def parse_members(text: str) -> list[Member]:
         if not line.strip():
             continue
         parts = [p.strip() for p in line.split(";")]
-        if len(parts) != 4:
-            raise InvalidRequest(f"anggota baris {number}: harus NIK;Nama;Jabatan;Hak akses")
-        nik, name, position, access = parts
+        if len(parts) not in (4, 5):
+            raise InvalidRequest(
+                f"anggota baris {number}: harus NIK;Nama;Jabatan;Hak akses[;Komputer]"
+            )
+        nik, name, position, access = parts[:4]
+        machine = parts[4] if len(parts) == 5 and parts[4] else None
         if not _NIK.match(nik):
             raise InvalidRequest(f"anggota baris {number}: NIK harus 16 angka")
         if not _NAME.match(name) or not _NAME.match(position):
@@ -88,7 +115,9 @@ def parse_members(text: str) -> list[Member]:
                 f"anggota baris {number}: hak akses {access!r} bukan salah satu dari "
                 + ", ".join(ACCESS_ROLES)
             )
-        members.append(Member(nik, " ".join(name.split()), position, access, number))
+        if machine is not None and not _MACHINE.match(machine):
+            raise InvalidRequest(f"anggota baris {number}: nama komputer tidak sah")
+        members.append(Member(nik, " ".join(name.split()), position, access, number, machine))
     if not members:
         raise InvalidRequest("anggota: daftar kosong")
     if len(members) > MAX_MEMBERS:
@@ -122,6 +151,67 @@ def check_against_siak(members: list[Member], conn: Any) -> list[dict[str, Any]]
     return results
 
 
+def username_for(member: dict[str, Any], taken: set[str] | frozenset[str] = frozenset()) -> str:
+    """``SITI4471``: the first name (letters, at most 12) and the NIK's last four digits, upper
+    case as Oracle keeps it; ``_2``, ``_3``... when another person already has that name."""
+    first = re.sub(r"[^A-Z]", "", member["name"].split()[0].upper())[:12] or "PENGGUNA"
+    base = f"{first}{member['nik'][-4:]}"
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base}_{number}"
+    return name
+
+
+# -- the access register ------------------------------------------------------------------
+
+
+def register_file() -> Path:
+    return settings.storage() / "access_rights" / "register.json"
+
+
+def load_register() -> dict[str, Any]:
+    """NIK -> the member's entry (account, role, machines, pact, status, history)."""
+    path = register_file()
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+@contextlib.contextmanager
+def _register_lock() -> Generator[None, None, None]:
+    path = register_file().with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def update_register(change: Callable[[dict[str, Any]], Any]) -> Any:
+    """Read, change and write the register under a lock (both SOPs write it); atomic."""
+    with _register_lock():
+        register = load_register()
+        result = change(register)
+        write_text_atomic(
+            register_file(), json.dumps(register, indent=2, ensure_ascii=False, sort_keys=True)
+        )
+    return result
+
+
+def entry_for_account(register: dict[str, Any], username: str) -> tuple[str, dict] | None:
+    """``(nik, entry)`` of the member holding account ``username``, or None."""
+    wanted = username.upper()
+    for nik, entry in register.items():
+        if str(entry.get("user_id") or "").upper() == wanted:
+            return nik, entry
+    return None
+
+
+def history(event: str, by: str | None, ref: str) -> dict[str, Any]:
+    return {"waktu": datetime.now(UTC).isoformat(), "peristiwa": event, "oleh": by, "rujukan": ref}
+
+
 # -- the run's folder ----------------------------------------------------------------------
 
 
@@ -134,10 +224,6 @@ def proposal_dir(context: Any) -> Path:
     return settings.storage() / "access_rights" / proposal_number(context)
 
 
-def register_file() -> Path:
-    return settings.storage() / "access_rights" / "register.json"
-
-
 def _checked(context: Any) -> dict[str, Any]:
     path = proposal_dir(context) / "hasil_pemeriksaan.json"
     if not path.exists():
@@ -145,27 +231,46 @@ def _checked(context: Any) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _summary(member: dict[str, Any]) -> dict[str, Any]:
+    """What sign-offs, XCom and the agenda may say about a member: no NIK, no name."""
+    keys = ("line", "position", "access", "eligible", "problem", "blocked")
+    return {k: member.get(k) for k in keys}
+
+
 # -- steps ---------------------------------------------------------------------------------
 
 
 def check_members(context: Any) -> dict[str, Any]:
-    """Step 1: the proposed members checked; the result for the Kabid and the Kadis."""
-    from piak import provision
+    """Step 1 (the system's part): the proposal checked; the result for the Kasi."""
+    from piak import siak_accounts
+    from piak.provision.source import connect
 
     params = dict(context["params"])
     for field in ("asal", "nomor_surat"):
         if len(str(params.get(field) or "").strip()) < 3:
             raise InvalidRequest(f"{field}: wajib diisi")
     members = parse_members(params.get("anggota"))
-    conn = provision.connect(settings.siak_conn_id())
+    conn = connect(settings.siak_conn_id())
     try:
         results = check_against_siak(members, conn)
     finally:
         conn.close()
-    eligible = [r for r in results if r["eligible"]]
-    if not eligible:
-        reasons = "; ".join(f"baris {r['line']}: {r['problem']}" for r in results)
-        raise InvalidRequest(f"anggota: tidak ada yang memenuhi syarat ({reasons})")
+    register = load_register()
+    taken = {str(e.get("user_id") or "").upper() for e in register.values()}
+    with siak_accounts.open_store() as store:
+        for result in results:
+            if not result["eligible"]:
+                continue
+            entry = register.get(result["nik"])
+            result["username"] = (entry or {}).get("user_id") or username_for(result, taken)
+            taken.add(result["username"])
+            account = store.account(result["username"])
+            if entry and entry.get("status") in BLOCKED:
+                result["blocked"] = (
+                    f"{entry['status']} ({entry.get('diblokir_karena') or entry.get('usulan')})"
+                )
+            elif account is not None and account.locked:
+                result["blocked"] = f"akun terkunci di SIAK ({account.status})"
     record = {
         "nomor": proposal_number(context),
         "asal": params["asal"].strip(),
@@ -176,58 +281,195 @@ def check_members(context: Any) -> dict[str, Any]:
         proposal_dir(context) / "hasil_pemeriksaan.json",
         json.dumps(record, indent=2, ensure_ascii=False),
     )
-    refused = [f"baris {r['line']} ({r['problem']})" for r in results if not r["eligible"]]
+    eligible = [r for r in results if r["eligible"]]
     note = f"{len(eligible)} dari {len(results)} memenuhi syarat"
-    if refused:
+    if refused := [f"baris {r['line']} ({r['problem']})" for r in results if not r["eligible"]]:
         note += "; tidak memenuhi: " + ", ".join(refused)
-    summary = [
-        {k: r[k] for k in ("line", "position", "access", "eligible", "problem")} for r in results
-    ]
-    return {"output_ref": str(path), "note": note, "members": summary}
+    if blocked := [f"baris {r['line']} ({r['blocked']})" for r in results if r.get("blocked")]:
+        note += "; diblokir (hanya dengan keputusan buka blokir): " + ", ".join(blocked)
+    return {"output_ref": str(path), "note": note, "members": [_summary(r) for r in results]}
 
 
-def issue_access(context: Any) -> dict[str, Any]:
-    """Step 5: the access register and one integrity pact per eligible member."""
+def _to_grant(checked: dict[str, Any], unblock: bool) -> list[dict[str, Any]]:
+    return [m for m in checked["anggota"] if m["eligible"] and (unblock or not m.get("blocked"))]
+
+
+def _unblock(context: Any, decision_task: str) -> bool:
+    answer = context["ti"].xcom_pull(task_ids=decision_task, key=ANSWER_XCOM) or {}
+    return GRANT_AND_UNBLOCK in (answer.get("chosen_options") or [])
+
+
+def pact_number(checked: dict[str, Any], member: dict[str, Any]) -> str:
+    return f"PI-{checked['nomor'].removeprefix('HAKAKSES-')}-{member['line']:02d}"
+
+
+def prepare_pacts(context: Any, decision_task: str, order_task: str) -> dict[str, Any]:
+    """Step 5 (the system's part, on the Kabid's order): one integrity pact per member to be
+    granted, numbered, for the member to sign."""
     checked = _checked(context)
-    eligible = [r for r in checked["anggota"] if r["eligible"]]
     folder = proposal_dir(context)
     pacts = []
-    for member in eligible:
-        user_id = user_id_for(member)
-        pact = folder / f"pakta_integritas_{member['nik'][-4:]}_{user_id}.pdf"
-        write_bytes_atomic(pact, integrity_pact(member, user_id, checked, run_date(context)))
-        pacts.append({**member, "user_id": user_id, "pakta": str(pact)})
-    _update_register(pacts, checked["nomor"])
-    lines = ", ".join(f"baris {p['line']} ({p['access']})" for p in pacts)
+    for member in _to_grant(checked, _unblock(context, decision_task)):
+        number = pact_number(checked, member)
+        path = folder / f"pakta_integritas_baris{member['line']:02d}.pdf"
+        write_bytes_atomic(path, integrity_pact(member, number, checked, run_date(context)))
+        pacts.append({"line": member["line"], "account": member["username"], "pakta": number})
+    note = f"{len(pacts)} pakta integritas siap ditandatangani: " + (
+        ", ".join(f"baris {p['line']} ({p['pakta']})" for p in pacts) or "tidak ada"
+    )
     return {
-        "output_ref": str(register_file()),
-        "note": f"{len(pacts)} hak akses dan pakta integritas diterbitkan: {lines}",
+        "output_ref": str(folder),
+        "note": note,
+        "pacts": pacts,
+        "actor": answered_by(context, order_task),
     }
 
 
-def user_id_for(member: dict[str, Any]) -> str:
-    """``op.siti4471``: the access role, the first name and the NIK's last four digits."""
-    prefix = {"operator_siak": "op", "operator_ktpel": "ktp", "supervisor": "spv"}[member["access"]]
-    first = re.sub(r"[^a-z]", "", member["name"].split()[0].lower())[:12] or "user"
-    return f"{prefix}.{first}{member['nik'][-4:]}"
+def not_signed(context: Any, pacts_task: str) -> set[int]:
+    """The proposal lines whose pact the Kasi did not receive signed."""
+    answer = context["ti"].xcom_pull(task_ids=pacts_task, key=ANSWER_XCOM) or {}
+    text = str((answer.get("params_input") or {}).get(NOT_SIGNED_FIELD) or "-").strip()
+    if text in ("", "-"):
+        return set()
+    if not re.fullmatch(r"\d{1,3}( *, *\d{1,3})*", text):
+        raise InvalidRequest(f"{NOT_SIGNED_FIELD}: {text[:40]!r} harus nomor baris dipisah koma")
+    return {int(n) for n in text.split(",")}
 
 
-def _update_register(pacts: list[dict[str, Any]], proposal: str) -> None:
-    path = register_file()
-    register = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    for pact in pacts:
-        register[pact["nik"]] = {
-            "nama": pact["name"],
-            "jabatan": pact["position"],
-            "hak_akses": pact["access"],
-            "user_id": pact["user_id"],
-            "usulan": proposal,
-            "pakta_integritas": pact["pakta"],
+def issue_access(context: Any, decision_task: str, pacts_task: str) -> dict[str, Any]:
+    """Step 5: each member with a signed pact gets the account, confirmed by reading the system
+    of record again; the register and the notice letter say what was confirmed."""
+    from piak import siak_accounts
+
+    checked = _checked(context)
+    kasi = answered_by(context, pacts_task)
+    unblock = _unblock(context, decision_task)
+    unsigned = not_signed(context, pacts_task)
+    config = siak_accounts.load_config()
+    granted, failed = [], []
+    with siak_accounts.open_store(config) as store:
+        for member in _to_grant(checked, unblock):
+            if member["line"] in unsigned:
+                continue
+            _, password = siak_accounts.first_password(config, checked["nomor"], member["username"])
+            try:
+                done = siak_accounts.grant(store, member["username"], member["access"], password)
+            except siak_accounts.NotConfirmed as exc:
+                failed.append(f"baris {member['line']}: {exc}")
+                continue
+            granted.append({**member, **done, "pakta": pact_number(checked, member)})
+    update_register(lambda register: _enter(register, granted, checked, kasi, unblock))
+    outcome = _outcomes(checked, granted, unsigned, unblock, failed)
+    letter = _notice_letter(context, checked, outcome)
+    if failed:  # the letter and the register show what was confirmed; the step fails
+        raise PiakError("tidak terkonfirmasi di SIAK: " + "; ".join(failed))
+    lines = ", ".join(f"baris {g['line']} -> {g['account']} ({g['role']})" for g in granted)
+    left = [o for o in outcome if not o["granted"]]
+    return {
+        "output_ref": str(letter),
+        "note": f"{len(granted)} akun aktif terkonfirmasi di SIAK, kata sandi awal kedaluwarsa "
+        f"di berkas khusus pemilik: {lines or '-'}"
+        + (f"; tidak diberikan: {', '.join(o['reason'] for o in left)}" if left else ""),
+        "actor": kasi,
+    }
+
+
+def _enter(
+    register: dict[str, Any],
+    granted: list[dict[str, Any]],
+    checked: dict[str, Any],
+    kasi: str | None,
+    unblock: bool,
+) -> None:
+    for member in granted:
+        old = register.get(member["nik"], {})
+        events = list(old.get("riwayat") or [])
+        if old.get("status") in BLOCKED or member.get("blocked"):
+            events.append(
+                history("blokir dibuka atas keputusan Kepala Dinas", kasi, checked["nomor"])
+            )
+        events.append(history(f"akun diterbitkan ({member['role']})", kasi, checked["nomor"]))
+        register[member["nik"]] = {
+            "nama": member["name"],
+            "jabatan": member["position"],
+            "unit": checked["asal"],
+            "hak_akses": member["access"],
+            "peran_basis_data": member["role"],
+            "user_id": member["account"],
+            "mesin": [member["machine"]] if member.get("machine") else old.get("mesin", []),
+            "usulan": checked["nomor"],
+            "nomor_pakta": member["pakta"],
+            "status": "aktif",
+            "riwayat": events[-50:],
         }
-    write_text_atomic(path, json.dumps(register, indent=2, ensure_ascii=False, sort_keys=True))
 
 
-def integrity_pact(member: dict[str, Any], user_id: str, checked: dict[str, Any], when) -> bytes:
+def _outcomes(
+    checked: dict[str, Any],
+    granted: list[dict[str, Any]],
+    unsigned: set[int],
+    unblock: bool,
+    failed: list[str],
+) -> list[dict[str, Any]]:
+    """Per proposal line: granted (account, role) or not, and why."""
+    done = {g["line"]: g for g in granted}
+    rows = []
+    for member in checked["anggota"]:
+        line = member["line"]
+        if line in done:
+            rows.append({"line": line, "granted": True, "account": done[line]["account"],
+                         "reason": f"baris {line}: diberikan ({done[line]['role']})"})  # fmt: skip
+            continue
+        if not member["eligible"]:
+            why = member["problem"]
+        elif member.get("blocked") and not unblock:
+            why = f"{member['blocked']}: perlu keputusan buka blokir Kepala Dinas"
+        elif line in unsigned:
+            why = "pakta integritas belum ditandatangani"
+        else:
+            why = "tidak terkonfirmasi di SIAK"
+        rows.append(
+            {"line": line, "granted": False, "account": None, "reason": f"baris {line}: {why}"}
+        )
+    return rows
+
+
+def _office() -> Any:
+    from piak.provision.config import load_settings
+
+    return load_settings().office
+
+
+def _notice_letter(context: Any, checked: dict[str, Any], outcome: list[dict[str, Any]]) -> Path:
+    positions = {m["line"]: m for m in checked["anggota"]}
+    rows = [
+        [
+            str(o["line"]),
+            positions[o["line"]]["position"],
+            o["account"] or "-",
+            o["reason"].split(": ", 1)[1],
+        ]
+        for o in outcome
+    ]
+    return letters.render_notice(
+        proposal_dir(context) / "surat_pemberitahuan.pdf",
+        office=_office(),
+        number=checked["nomor"],
+        subject="Pemberitahuan hasil usulan hak akses SIAK dan KTP-el",
+        to=[checked["asal"]],
+        paragraphs=[
+            f"Menindaklanjuti surat usulan nomor {checked['nomor_surat']} tentang anggota Tim "
+            "Pengelola SIAK dan KTP-el, bersama ini kami sampaikan hasilnya per baris usulan.",
+            "Kata sandi awal setiap akun diserahkan langsung kepada pemegangnya dalam amplop "
+            "tertutup dan wajib diganti pada login pertama. Anggota yang belum diberikan dapat "
+            "diusulkan kembali setelah alasannya diselesaikan.",
+        ],
+        table=(["Baris", "Jabatan", "Akun", "Hasil"], rows),
+        dated=run_date(context).date(),
+    )
+
+
+def integrity_pact(member: dict[str, Any], number: str, checked: dict[str, Any], when) -> bytes:
     """The Pakta Integritas the member signs when receiving the access right (PDF)."""
     from fpdf import FPDF
 
@@ -237,7 +479,15 @@ def integrity_pact(member: dict[str, Any], user_id: str, checked: dict[str, Any]
     pdf.set_font("Helvetica", "B", 14)
     pdf.cell(0, 8, "PAKTA INTEGRITAS", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 11)
-    pdf.cell(0, 6, "Pengelola Hak Akses Aplikasi SIAK dan KTP-el", align="C")
+    pdf.cell(
+        0,
+        6,
+        "Pengelola Hak Akses Aplikasi SIAK dan KTP-el",
+        align="C",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.cell(0, 6, letters.pdf_text(f"Nomor: {number}"), align="C")
     pdf.ln(14)
     rows = [
         ("Nama", member["name"]),
@@ -245,7 +495,7 @@ def integrity_pact(member: dict[str, Any], user_id: str, checked: dict[str, Any]
         ("Jabatan", member["position"]),
         ("Unit", checked["asal"]),
         ("Hak akses", ACCESS_ROLES[member["access"]]),
-        ("ID pengguna", user_id),
+        ("Akun SIAK", member["username"]),
         ("Usulan", f"{checked['nomor_surat']} ({checked['nomor']})"),
     ]
     for label, value in rows:
@@ -274,19 +524,51 @@ def integrity_pact(member: dict[str, Any], user_id: str, checked: dict[str, Any]
     return bytes(pdf.output())
 
 
-def record_refusal(context: Any, decision_task: str) -> dict[str, Any]:
-    """The Kepala Dinas refused the proposal: recorded with the note; no access is issued."""
-    from piak.steps import ANSWER_XCOM
-
-    answer = context["ti"].xcom_pull(task_ids=decision_task, key=ANSWER_XCOM) or {}
+def record_refusal(context: Any, decision_tasks: list[str]) -> dict[str, Any]:
+    """A refusal or return at steps 1-4: the refusal letter to the proposer with the note;
+    nothing is issued. Recorded as the decision of whoever refused."""
+    ti = context["ti"]
+    refused = None
+    for task_id in decision_tasks:
+        answer = ti.xcom_pull(task_ids=task_id, key=ANSWER_XCOM) or {}
+        if any(o.startswith(("Tolak", "Kembalikan")) for o in answer.get("chosen_options") or []):
+            refused = (task_id, answer)
+    if refused is None:
+        raise PiakError("tidak ada penolakan pada run ini: tidak ada yang ditutup")
+    task_id, answer = refused
     note = str((answer.get("params_input") or {}).get("catatan") or "").strip()
+    returned = any(o.startswith("Kembalikan") for o in answer["chosen_options"])
     checked = _checked(context)
+    who = answered_by(context, task_id)
+    letter = letters.render_notice(
+        proposal_dir(context) / "surat_penolakan.pdf",
+        office=_office(),
+        number=checked["nomor"],
+        subject="Pengembalian usulan hak akses" if returned else "Penolakan usulan hak akses",
+        to=[checked["asal"]],
+        paragraphs=[
+            f"Usulan anggota Tim Pengelola SIAK dan KTP-el dengan surat nomor "
+            f"{checked['nomor_surat']} {'dikembalikan' if returned else 'tidak dapat disetujui'}"
+            f", dengan catatan: {note or '-'}.",
+            "Tidak ada hak akses yang diterbitkan atas usulan ini.",
+        ],
+        table=(
+            ["Baris", "Jabatan", "Hak akses", "Pemeriksaan"],
+            [
+                [str(m["line"]), m["position"], m["access"], m["problem"] or "memenuhi syarat"]
+                for m in checked["anggota"]
+            ],
+        ),
+        dated=run_date(context).date(),
+    )
     write_text_atomic(
         proposal_dir(context) / "ditolak.json",
-        json.dumps({"catatan": note, "oleh": answer.get("responded_by_user")}, ensure_ascii=False),
+        json.dumps({"langkah": task_id, "catatan": note, "oleh": who}, ensure_ascii=False),
     )
     return {
-        "output_ref": checked["nomor"],
-        "outcome": "rejected",
-        "note": f"usulan ditolak Kepala Dinas: {note}; tidak ada hak akses yang diterbitkan",
+        "output_ref": str(letter),
+        "outcome": "returned" if returned else "rejected",
+        "note": f"usulan {'dikembalikan' if returned else 'ditolak'} ({task_id}, {who}): "
+        f"{note}; tidak ada hak akses yang diterbitkan",
+        "actor": who,
     }

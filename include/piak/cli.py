@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--residents", type=int, default=100_000, help="number of residents")
     demo.add_argument("--out", required=True, help="path of the SQLite file to write")
     demo.add_argument("--seed", type=int, default=1, help="random seed (same seed, same data)")
+    demo.add_argument(
+        "--until", help="last day of the access log, YYYY-MM-DD (default: the reference date)"
+    )
+    demo.add_argument("--register", help="also write the staff's access register (JSON) here")
     demo.set_defaults(handler=_run_demo_db)
 
     agenda = sub.add_parser("agenda", help="the agenda (log book) of SOP runs")
@@ -222,9 +226,22 @@ def _run_sops(args: argparse.Namespace) -> int:
 
 
 def _run_demo_db(args: argparse.Namespace) -> int:
+    from datetime import date
+    from pathlib import Path
+
     from piak import demo_db
 
-    summary = demo_db.generate(args.out, residents=args.residents, seed=args.seed)
+    try:
+        until = date.fromisoformat(args.until) if args.until else None
+    except ValueError:
+        raise PiakError(f"--until harus tanggal YYYY-MM-DD, bukan {args.until!r}") from None
+    summary = demo_db.generate(
+        args.out,
+        residents=args.residents,
+        seed=args.seed,
+        activity_until=until,
+        register=Path(args.register) if args.register else None,
+    )
     print(summary)
     return 0
 

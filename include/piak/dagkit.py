@@ -77,7 +77,8 @@ class SopStepOperator(BaseOperator):
     """Runs the code of one operational SOP step and writes its outcome to the agenda.
 
     ``run`` is ``"module:function"``; the function takes the task context and returns small
-    metadata (a dict; its ``output_ref`` and ``note`` go to the agenda) or None; ``"stop": True``
+    metadata (a dict; its ``output_ref`` and ``note`` go to the agenda, ``actor`` - the role holder
+    on whose approval the code acted - replaces who triggered the run) or None; ``"stop": True``
     ends the procedure there (the following steps are skipped). It must be idempotent: a retry
     runs it again. ``agenda_event`` makes its entry an event beside the step (work around a step
     - retention, a re-check - that is not the step itself and is not measured as it).
@@ -124,6 +125,7 @@ class SopStepOperator(BaseOperator):
                 step_number=number,
                 role=sop.step(number).role,
                 outcome=result.get("outcome", "done"),
+                actor=result.get("actor"),
                 output_ref=result.get("output_ref"),
                 note=result.get("note"),
                 event=self.agenda_event,

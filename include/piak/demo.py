@@ -164,15 +164,30 @@ def ensure_passwords(airflow_home: Path, roles_path: Path | None = None) -> dict
 
 
 def prepare_home(piak_home: Path, *, residents: int = 100_000, seed: int = 1) -> None:
-    """The embedded default's state: the demo SIAK database and the demo flash disk's mount
-    point (the backup refuses a target whose mount point is missing)."""
+    """The embedded default's state: the demo SIAK database (its access log ends today, so the
+    hourly monitoring has something to look at), the access register of its staff, and the demo
+    flash disk's mount point (the backup refuses a target whose mount point is missing)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     from piak import demo_db
 
     database = piak_home / "siak_demo.db"
+    register = piak_home / "storage" / "access_rights" / "register.json"
     if not database.exists():
         database.parent.mkdir(parents=True, exist_ok=True)
         print(f"Membuat basis data demo SIAK ({residents:,} penduduk)…".replace(",", "."))
-        print(demo_db.generate(database, residents=residents, seed=seed))
+        register.parent.mkdir(parents=True, exist_ok=True)
+        today = datetime.now(ZoneInfo(settings.TIMEZONE)).date()
+        print(
+            demo_db.generate(
+                database,
+                residents=residents,
+                seed=seed,
+                activity_until=today,
+                register=None if register.exists() else register,
+            )
+        )
     (piak_home / "storage" / "offsite").mkdir(parents=True, exist_ok=True)
 
 

@@ -4,7 +4,8 @@ One fictional kabupaten (province code 99, so no demo NIK can be a real person's
 kecamatan and kelurahan/desa; families with a head, usually a spouse, children and sometimes a
 parent; realistic shares of age, sex, religion, education, occupation, marital status and blood
 type. NIK = region (6) + birth date (DDMMYY, +40 on the day for women) + serial (4), unique;
-NO_KK = region (6) + issue date (DDMMYY) + serial (4). Same seed, same database.
+NO_KK = region (6) + issue date (DDMMYY) + serial (4). Same seed, same database. The staff's
+SIAK accounts, their sessions and two weeks of access log come from :mod:`piak.demo_accounts`.
 
 Built with numpy in one pass, written in chunks to a temporary file that replaces ``out`` only
 when complete.
@@ -13,21 +14,26 @@ when complete.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sqlite3
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
+from piak import demo_accounts
 from piak.errors import PiakError
+from piak.files import write_text_atomic
 
 DATA = Path(__file__).resolve().parent / "data"
 #: The demo data is "as of" the last DKB cut-off (30 June).
 REFERENCE_DATE = np.datetime64("2026-06-30")
+REFERENCE_DAY = date(2026, 6, 30)
 ENTRY_START = np.datetime64("2008-01-01")
 CHUNK = 50_000
 MAX_RESIDENTS = 20_000_000
@@ -536,8 +542,19 @@ def _write(conn: sqlite3.Connection, p: dict[str, Any], residents: int) -> None:
         )
 
 
-def generate(out: str | Path, residents: int = 100_000, seed: int = 1) -> str:
-    """Write a demo SIAK database with ``residents`` residents to ``out``; return a summary."""
+def generate(
+    out: str | Path,
+    residents: int = 100_000,
+    seed: int = 1,
+    *,
+    activity_until: date | None = None,
+    register: Path | None = None,
+) -> str:
+    """Write a demo SIAK database with ``residents`` residents to ``out``; return a summary.
+
+    The accounts, sessions and access log (:mod:`piak.demo_accounts`) cover the two weeks up to
+    ``activity_until`` (default: the reference date); ``register`` (a path) receives the access
+    register of the demo's staff."""
     if not isinstance(residents, int) or isinstance(residents, bool) or residents < 1:
         raise PiakError(f"--residents harus bilangan bulat positif, bukan {residents!r}")
     if residents > MAX_RESIDENTS:
@@ -562,6 +579,7 @@ def generate(out: str | Path, residents: int = 100_000, seed: int = 1) -> str:
             conn.executescript(SCHEMA)
             conn.execute("BEGIN")
             _write(conn, people, residents)
+            staff = demo_accounts.write(conn, seed, activity_until or REFERENCE_DAY)
             conn.execute("COMMIT")
             conn.executescript(INDEXES)
         finally:
@@ -570,12 +588,17 @@ def generate(out: str | Path, residents: int = 100_000, seed: int = 1) -> str:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if register is not None:
+        write_text_atomic(
+            Path(register), json.dumps(staff, indent=2, ensure_ascii=False, sort_keys=True)
+        )
     families = len(people["start"])
     districts = len(_data()["region"]["districts"])
     elapsed = time.perf_counter() - started
     return (
         f"Basis data demo SIAK: {_id(residents)} penduduk, {_id(families)} KK, "
-        f"{districts} kecamatan, {len(people['villages'])} kelurahan/desa "
+        f"{districts} kecamatan, {len(people['villages'])} kelurahan/desa, "
+        f"{len(staff)} petugas dengan akun SIAK "
         f"({elapsed:.1f} detik) -> {out}"
     )
 

@@ -185,3 +185,55 @@ def _closing(pdf, office: Any) -> None:
     for line in (office.head_title, "", "", "", office.head_name, office.head_id):
         pdf.set_x(x)
         pdf.cell(0, 6, pdf_text(line), new_x="LMARGIN", new_y="NEXT")
+
+
+def render_notice(
+    out: Path,
+    *,
+    office: Any,
+    number: str,
+    subject: str,
+    to: list[str],
+    paragraphs: list[str],
+    table: tuple[list[str], list[list[str]]] | None = None,
+    dated: date,
+) -> Path:
+    """A short letter of the office (a refusal, a notice of what was granted): letterhead,
+    number, subject, addressee, paragraphs, an optional table (header, rows), signature block.
+    Written atomically to ``out``."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.set_margins(25, 20, 20)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.set_title(pdf_text(f"{subject} {number}"))
+    pdf.add_page()
+    _letterhead(pdf, office)
+    pdf.set_font("Helvetica", "", 11)
+    pdf.cell(0, 6, pdf_text(f"{office.city}, {tanggal(dated)}"), align="R")
+    pdf.ln(8)
+    for label, value in (("Nomor", number), ("Perihal", subject)):
+        pdf.cell(25, 6, label)
+        pdf.multi_cell(0, 6, pdf_text(f": {value}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.multi_cell(0, 6, pdf_text("\n".join(["Kepada Yth.", *to, "di tempat"])))
+    pdf.ln(4)
+    for paragraph in paragraphs:
+        pdf.multi_cell(0, 6, pdf_text(paragraph))
+        pdf.ln(2)
+    if table:
+        header, rows = table
+        width = (pdf.w - pdf.l_margin - pdf.r_margin) / len(header)
+        pdf.set_font("Helvetica", "B", 9)
+        for title in header:
+            pdf.cell(width, 6, pdf_text(title), border=1)
+        pdf.ln()
+        pdf.set_font("Helvetica", "", 8)
+        for row in rows:
+            for value in row:
+                pdf.cell(width, 5, pdf_text(str(value))[:60], border=1)
+            pdf.ln()
+        pdf.set_font("Helvetica", "", 11)
+        pdf.ln(4)
+    _closing(pdf, office)
+    return write_bytes_atomic(out, bytes(pdf.output()))

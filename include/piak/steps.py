@@ -86,6 +86,14 @@ def actor_of(context: Any) -> str:
     return user or SCHEDULER_ACTOR
 
 
+def answered_by(context: Any, task_id: str) -> str | None:
+    """Who answered the sign-off ``task_id`` in this run (as the agenda names them), or None
+    when it was not answered. A step the code performs on that answer is theirs."""
+    answer = context["ti"].xcom_pull(task_ids=task_id, key=ANSWER_XCOM) or {}
+    user = answer.get("responded_by_user") or {}
+    return user.get("name") or user.get("id")
+
+
 def record_step(
     context: Any,
     *,

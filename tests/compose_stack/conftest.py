@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backup_helpers import unscheduled_backup_config
+from backup_helpers import unscheduled_backup_config, unscheduled_usage_policy
 from e2e.conftest import DAG_IDS, Airflow
 
 from piak import demo
@@ -269,6 +269,7 @@ def _write_project(base: Path, http_port: int, flower_port: int) -> None:
         )
     shutil.copytree(ROOT / "config", base / "config")
     (base / "config" / "backup.yaml").write_text(unscheduled_backup_config())
+    (base / "config" / "usage_policy.yaml").write_text(unscheduled_usage_policy())
     (base / "secrets").mkdir(mode=0o700)
     key = base / "secrets" / "piak_ssh_key"
     key.write_text("not a key: no SSH Connection is used by these tests\n")

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backup_helpers import unscheduled_backup_config
+from backup_helpers import unscheduled_backup_config, unscheduled_usage_policy
 from e2e.conftest import DAG_IDS, Airflow
 
 from piak import demo
@@ -235,6 +235,7 @@ def _topology_env(base: Path, port: int, metadata_url: str, agenda_url: str, bro
             "PIAK_AGENDA_URL": agenda_url,
             "PIAK_STORAGE": str(piak_home / "storage"),
             "PIAK_BACKUP_FILE": str(base / "backup.yaml"),
+            "PIAK_USAGE_POLICY_FILE": str(base / "usage_policy.yaml"),
         }
     )
     return env
@@ -254,6 +255,7 @@ def _worker_env(env: dict[str, str], name: str, workdir: Path) -> dict[str, str]
 def _write_backup_config(base: Path) -> None:
     """The project's backup configuration, triggered by the tests instead of on a schedule."""
     (base / "backup.yaml").write_text(unscheduled_backup_config())
+    (base / "usage_policy.yaml").write_text(unscheduled_usage_policy())
 
 
 def _prepare(env: dict[str, str], base: Path) -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import requests
-from backup_helpers import unscheduled_backup_config
+from backup_helpers import unscheduled_backup_config, unscheduled_usage_policy
 
 from piak import demo
 
@@ -35,6 +35,7 @@ DAG_IDS = (
     "network_maintenance",
     "access_rights",
     "out_of_policy_usage",
+    "out_of_policy_case",
 )
 
 
@@ -134,6 +135,41 @@ class Airflow:
             + self.failure_report(dag_id, run_id)
         )
 
+    def drive(self, scripts: dict[tuple[str, str], list[tuple]], timeout: float = 600) -> None:
+        """Answer the sign-offs of several runs at once: ``{(dag_id, run_id): [(task_id, user,
+        options, params), ...]}``, each run's in order, each as soon as its request has settled
+        (see :meth:`wait_task`). A run triggered by another may not exist yet."""
+        pending = {key: list(steps) for key, steps in scripts.items()}
+        opened: dict[tuple[str, str, str], float] = {}
+        deadline = time.monotonic() + timeout
+        while any(pending.values()):
+            if time.monotonic() > deadline:
+                left = {k: s[0][0] for k, s in pending.items() if s}
+                raise AssertionError(f"sign-offs still waiting after {timeout}s: {left}")
+            for (dag_id, run_id), steps in pending.items():
+                if not steps:
+                    continue
+                task_id, user, options, params = steps[0]
+                response = self.api(
+                    "admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+                )
+                state = response.json().get("state") if response.status_code == 200 else None
+                if state in {"failed", "upstream_failed", "skipped"}:
+                    raise AssertionError(
+                        f"{dag_id}/{run_id}/{task_id}: {state}\n"
+                        + self.failure_report(dag_id, run_id)
+                    )
+                if state != "awaiting_input":
+                    opened.pop((dag_id, run_id, task_id), None)
+                    continue
+                since = opened.setdefault((dag_id, run_id, task_id), time.monotonic())
+                if time.monotonic() - since < PARK_SETTLE_SECONDS:
+                    continue
+                answer = self.answer(user, dag_id, run_id, task_id, options, params)
+                assert answer.status_code == 200, (dag_id, run_id, task_id, answer.text)
+                steps.pop(0)
+            time.sleep(1)
+
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
         deadline = time.monotonic() + timeout
         state = None
@@ -209,6 +245,12 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     # run would wait for its hand-over and, with one active run at a time, block the tests').
     (base / "backup.yaml").write_text(unscheduled_backup_config())
     env["PIAK_BACKUP_FILE"] = str(base / "backup.yaml")
+    (base / "usage_policy.yaml").write_text(unscheduled_usage_policy())
+    env["PIAK_USAGE_POLICY_FILE"] = str(base / "usage_policy.yaml")
+    # The project's network configuration, in a file tests/e2e/test_network_dag.py points at
+    # the loopback services it starts (read when a probe runs).
+    (base / "network.yaml").write_text((ROOT / "config" / "network.yaml").read_text())
+    env["PIAK_NETWORK_FILE"] = str(base / "network.yaml")
     # The project's sign-off deadlines, in a file a test may swap for short ones
     # (tests/e2e/test_backup_dag.py) while its runs wait.
     (base / "signoffs.yaml").write_text((ROOT / "config" / "signoffs.yaml").read_text())

@@ -45,7 +45,12 @@ def test_only_the_role_holder_can_answer_and_the_run_follows_the_decision(airflo
         assert response.status_code == 403, (outsider, response.text)
 
     response = airflow.answer(
-        "kasi", DAG, run_id, "decide_handling", ["Laporkan ke Kabid"], {"catatan": "perlu Kabid"}
+        "kasi",
+        DAG,
+        run_id,
+        "decide_handling",
+        ["Laporkan ke Kabid"],
+        {"jawaban": "Keluhan kami teruskan ke Kabid.", "catatan": "perlu Kabid"},
     )
     assert response.status_code == 200, response.text
     again = airflow.answer("kasi", DAG, run_id, "decide_handling", ["Laporkan ke Kabid"])
@@ -77,6 +82,7 @@ def test_only_the_role_holder_can_answer_and_the_run_follows_the_decision(airflo
         "record_complaint",
         "decide_handling",
         "review_by_kabid",
+        "answer_reporter:jawaban-dikirim",
         "archive_answer",
     }
     assert entries["decide_handling"].actor == "kasi"
@@ -102,9 +108,14 @@ def test_return_without_note_is_refused_and_asked_again(airflow):
     assert detail["response_received"] is False
 
     response = airflow.answer(
-        "kasi", DAG, run_id, "decide_handling", [back], {"catatan": "Sebutkan NIK dan pesan galat."}
+        "kasi",
+        DAG,
+        run_id,
+        "decide_handling",
+        [back],
+        {"jawaban": "Mohon lengkapi keluhan.", "catatan": "Sebutkan pesan galat dan waktunya."},
     )
     assert response.status_code == 200, response.text
     assert airflow.wait_run(DAG, run_id) == "success"
     entry = _agenda(airflow, run_id)["decide_handling"]
-    assert (entry.outcome, entry.note) == ("returned", "Sebutkan NIK dan pesan galat.")
+    assert (entry.outcome, entry.note) == ("returned", "Sebutkan pesan galat dan waktunya.")
