@@ -128,6 +128,7 @@ SIGNOFFS = [
     ("initial_by_sekretaris", "Langkah 8, Sekretaris (paraf)"),
     ("sign_by_kadis", "Langkah 9, Kadis (tanda tangan)"),
     ("number_letter", "Langkah 10, JFU (nomor surat)"),
+    ("record_password_delivery", "Langkah 10, JFU (kata sandi paket)"),
 ]
 #: The decisions that can close a request.
 DECISIONS = [task_id for task_id, _ in SIGNOFFS[:7]]
@@ -516,11 +517,12 @@ def close_request(context: Any, decision_tasks: list[str]) -> dict[str, Any]:
 
 
 def password_delivery_show() -> str:
-    """What the JFU sees when asked to deliver a package's password."""
-    return (
-        "{% set p = ti.xcom_pull(task_ids='pack_release') %}"
+    """What the JFU sees when asked to deliver a package's password: the request, the earlier
+    decisions, and where the password is (never the password itself)."""
+    return signoff_show("record_password_delivery") + (
+        "\n{% set p = ti.xcom_pull(task_ids='pack_release') %}"
         "Paket `{{ p['output_ref'].split('/')[-1] }}` (SHA-256 `{{ p['sha256'] }}`) dikunci "
-        "dengan kata sandi. Buka kata sandinya di halaman permohonan (hanya JFU dan Kasi), "
+        "dengan kata sandi. Buka [kata sandinya]({{ r['pages'] }}kata-sandi) (hanya JFU dan Kasi), "
         "sampaikan kepada penerima **lewat saluran lain dari paketnya** (telepon, SMS, atau "
         "langsung), lalu catat di sini cara dan kepada siapa. Kata sandi tidak pernah ditulis "
         "di sini, di agenda, atau di surat."

@@ -22,7 +22,8 @@ DAG = "database_recovery"
 def set_name(airflow) -> str:
     """A verified backup set made by the backup DAG's own step code in the Airflow's home."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("PIAK_HOME", "PIAK_BACKUP_FILE"):
+        keys = ("AIRFLOW_CONN_PIAK_BACKUP_RECIPIENTS", "AIRFLOW_CONN_PIAK_BACKUP_IDENTITY")
+        for name in ("PIAK_HOME", "PIAK_BACKUP_FILE", *keys):
             patch.setenv(name, airflow.env[name])
         ctx = {"logical_date": datetime(2026, 10, 1, 23, 0, tzinfo=ZoneInfo("Asia/Jakarta"))}
         for step in (backup.prepare, backup.export, backup.place, backup.copy_offsite):
