@@ -177,13 +177,20 @@ def test_the_trigger_button_is_disabled_where_the_user_may_not_trigger():
         "dags": [
             {"dag_id": "database_recovery", "allowed_run_types": None, "tags": [{"name": "x"}]},
             {"dag_id": "helpdesk", "allowed_run_types": ["manual", "scheduled"]},
+            {
+                "dag_id": "restore_drill",
+                "is_paused": False,
+                "latest_dag_runs": [{"dag_id": "restore_drill", "run_id": "manual__1"}],
+            },
         ],
         "total_entries": 2,
     }
     shown = trigger_button.without_manual(listing, lambda dag_id: dag_id == "helpdesk")
-    recovery, helpdesk = shown["dags"]
+    recovery, helpdesk, drill = shown["dags"]
     assert "manual" not in recovery["allowed_run_types"] and recovery["allowed_run_types"]
     assert helpdesk["allowed_run_types"] == ["manual", "scheduled"]
+    assert drill["allowed_run_types"] == recovery["allowed_run_types"]
+    assert drill["latest_dag_runs"] == [{"dag_id": "restore_drill", "run_id": "manual__1"}]
     assert recovery["tags"] == [{"name": "x"}]
 
 

@@ -158,7 +158,8 @@ class TriggerRightsOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         dag_run = context["dag_run"]
         user = getattr(dag_run, "triggering_user_name", None)
-        run_type = str(getattr(dag_run, "run_type", "") or "")
+        run_type = getattr(dag_run, "run_type", "") or ""
+        run_type = str(getattr(run_type, "value", run_type))  # the SDK's enum prints its name
         refusal = access.trigger_refusal(access.load(), self.dag_id, run_type, user)
         if refusal:
             from airflow.sdk.exceptions import AirflowFailException

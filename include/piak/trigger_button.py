@@ -42,8 +42,9 @@ def without_manual(data: Any, may_trigger: Callable[[str], bool]) -> Any:
         return [without_manual(item, may_trigger) for item in data]
     if not isinstance(data, dict):
         return data
-    if "dag_id" in data and "allowed_run_types" in data and not may_trigger(data["dag_id"]):
-        allowed = data["allowed_run_types"]
+    is_dag = "dag_id" in data and ("allowed_run_types" in data or "is_paused" in data)
+    if is_dag and not may_trigger(data["dag_id"]):  # (the UI's listing leaves out None values)
+        allowed = data.get("allowed_run_types")
         data = {
             **data,
             "allowed_run_types": [t for t in (allowed or NOT_MANUAL) if t != "manual"],
