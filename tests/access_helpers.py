@@ -119,8 +119,10 @@ def expected_fab_state(config: Any) -> dict[str, set[tuple[str, str]]]:
     from piak import access, auth
     from piak.roles import ROLES
 
-    state = {name: set(auth.OFFICE_PERMISSIONS) if name in ROLES else set() for name in
-             access.fab_roles()}  # fmt: skip
+    state = {
+        name: set(auth.OFFICE_PERMISSIONS if name in ROLES else auth.DEPUTY_PERMISSIONS)
+        for name in access.fab_roles()
+    }
     prefixes = {"DAGs": "DAG:", "DAG Runs": "DAG Run:"}
     for dag_id in config.dags:
         for role, resources in config.fab_access_control(dag_id).items():

@@ -66,6 +66,9 @@ OFFICE_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("can_edit", "My Profile"),
     *(("menu_access", menu) for menu in ("DAGs", "HITL Detail", "Docs", "Documentation")),
 )
+#: A deputy role reaches the UI; what it sees comes from the DAGs' access_control (FAB gives
+#: every custom role the first one at start-up anyway).
+DEPUTY_PERMISSIONS: tuple[tuple[str, str], ...] = (("can_read", "Website"),)
 _DAG_LEVEL = ("DAG:", "DAG Run:")
 
 
@@ -155,7 +158,9 @@ def sync_access(
             if role is None:
                 role = sm.add_role(name)
                 done["roles"].append(name)
-            _set_global_permissions(sm, role, OFFICE_PERMISSIONS if name in ROLES else ())
+            _set_global_permissions(
+                sm, role, OFFICE_PERMISSIONS if name in ROLES else DEPUTY_PERMISSIONS
+            )
         wanted = wanted_users(config, today)
         for user in wanted:
             existing = sm.find_user(username=user["login"])
