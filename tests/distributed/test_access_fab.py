@@ -4,8 +4,8 @@ users made by ``python -m piak.deploy access`` from the access file, DAG permiss
 for every DAG a user without a triggering role gets HTTP 403 and a holder's run passes its first
 task; office users see only their DAGs, no Admin menu, cannot pause or delete; a DAG's Trigger
 button is disabled for those who may see but not trigger it; production's check finds the demo
-accounts and a default password. (Sign-offs refused by separation of duties on FAB:
-test_celery_backup.)"""
+accounts and a default password; an office user the file no longer names is deactivated.
+(Sign-offs refused by separation of duties on FAB: test_celery_backup.)"""
 
 from __future__ import annotations
 
@@ -108,16 +108,25 @@ def test_production_refuses_the_demo_accounts_and_a_default_password(distributed
         },
     )
     assert created.status_code == 200, created.text
+    passwords = str(airflow.base / "airflow_home" / "passwords.json")
     try:
         check = subprocess.run(
-            [sys.executable, "-m", "piak.deploy", "check", "--logins", "--passwords",
-             str(airflow.base / "airflow_home" / "passwords.json")],
+            [sys.executable, "-m", "piak.deploy", "check", "--logins", "--passwords", passwords],
             env={**airflow.env, "PIAK_DEPLOYMENT": "production", "PIAK_DEMO_RESIDENTS": "0"},
             capture_output=True, text=True, timeout=300, cwd=airflow.base,
         )  # fmt: skip
+        # an office user the access file does not name is deactivated by the next sync
+        sync = subprocess.run(
+            [sys.executable, "-m", "piak.deploy", "access", "--passwords", passwords],
+            env=airflow.env, capture_output=True, text=True, timeout=300, cwd=airflow.base,
+        )  # fmt: skip
+        user = airflow.request("admin", "GET", "/auth/fab/v1/users/uji.sandi").json()
     finally:
         airflow.request("admin", "DELETE", "/auth/fab/v1/users/uji.sandi")
     assert check.returncode == 2, check.stdout + check.stderr
     assert "akun demo 'kasi'" in check.stderr
     assert "pengguna 'uji.sandi' memakai kata sandi bawaan" in check.stderr
     assert "pengguna 'kasi' memakai" not in check.stderr, "generated passwords are not defaults"
+    assert sync.returncode == 0, sync.stdout + sync.stderr
+    assert "deactivated: uji.sandi" in sync.stdout and "created: none" in sync.stdout
+    assert user["active"] is False
