@@ -126,7 +126,7 @@ with sop_dag(
             ),
         },
         show=password_delivery_show(),
-        only_if=("pack_release", "password"),
+        run_if="piak.data_provision:password_to_deliver",
         agenda_event="kata-sandi",
     )
     # 11 Kasi: archive (the package, verified) - or the closed request with its reason

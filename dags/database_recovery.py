@@ -15,6 +15,19 @@ REPORT = (
     "{% endfor %}\nSumber: {{ ti.xcom_pull(task_ids='verify_backup_set')['note'] }}"
 )
 
+PERMIT = (
+    "{% set p = ti.xcom_pull(task_ids='prepare_recovery') %}"
+    "**Pemulihan ke PRODUKSI menunggu izin Anda. Belum ada yang diubah.**\n\n"
+    "- Set: **{{ p['output_ref'] }}** - {{ p['note'] }}\n"
+    "- Verifikasi set: {{ ti.xcom_pull(task_ids='verify_backup_set')['note'] }}\n"
+    "- Uji coba impor: {{ ti.xcom_pull(task_ids='dry_run_import')['note'] }}\n"
+    "- Lebih dulu dibuat set pengaman **{{ p['safety_set'] }}** dari basis data produksi saat "
+    "ini, agar pemulihan ini dapat dibatalkan.\n\n"
+    "| Tabel | Baris di set |\n|---|---|\n"
+    "{% for t in p['tables'] %}| {{ t['table'] }} | {{ t['rows'] }} |\n{% endfor %}\n"
+    "*Tolak* menghentikan pemulihan; produksi tidak disentuh."
+)
+
 CONFIG = backup_config.load()
 
 with sop_dag(
@@ -30,8 +43,27 @@ with sop_dag(
     verify = work(SOP, 5, task_id="verify_backup_set", run="piak.recovery:verify")
     # 2-4 Administrator: open the import tool and log in - a dry run that changes nothing
     dry_run = work(SOP, (2, 3, 4), task_id="dry_run_import", run="piak.recovery:dry_run")
+    # 7-8 production only: the Kasi, then the Kabid, allow it before anything is touched
+    permits = [
+        approval(
+            SOP,
+            step,
+            task_id=f"permit_production_restore_{role}",
+            show=PERMIT,
+            fail_on_reject=True,
+            run_if="piak.recovery:production_target",
+            agenda_event="izin-pulih-produksi",
+        )
+        for step, role in ((7, "kasi"), (8, "kabid"))
+    ]
     # 6 Administrator: production only - a safety export first, so a recovery can be undone
-    safety = work(SOP, 6, task_id="export_safety_backup", run="piak.recovery:safety_export")
+    safety = work(
+        SOP,
+        6,
+        task_id="export_safety_backup",
+        run="piak.recovery:safety_export",
+        trigger_rule="none_failed",
+    )
     # 6 Administrator: the database is recovered
     restore = work(SOP, 6, task_id="import_backup_set", run="piak.recovery:import_set")
     # 6 Administrator: row counts per table equal the manifest's
@@ -42,5 +74,5 @@ with sop_dag(
     # 9 Kabid: the recovery in the agenda
     record = work(SOP, 9, task_id="record_recovery", run="piak.recovery:summarize")
 
-    prepare >> verify >> dry_run >> safety >> restore >> validate
+    prepare >> verify >> dry_run >> permits[0] >> permits[1] >> safety >> restore >> validate
     validate >> report_kasi >> report_kabid >> record

@@ -116,7 +116,8 @@ def test_the_topology_has_every_component_on_celery(compose):
     }
     assert services["airflow-worker"]["deploy"]["replicas"] >= 2
     init = "\n".join(services["airflow-init"]["command"])
-    assert "python -m piak.deploy init" in init  # databases, airflow db migrate, users
+    assert "python -m piak.deploy init" in init  # check, databases, db migrate, access
+    assert services["airflow-init"]["environment"]["PIAK_DEMO_RESIDENTS"] == "0"
     assert services["airflow-init"]["user"] == "0:0"
     gated = {"airflow-apiserver", "airflow-scheduler", "airflow-worker", "flower"}
     for name in gated:
@@ -143,6 +144,8 @@ def test_every_airflow_service_uses_the_project_image_and_settings(compose, gene
         assert agenda.startswith("postgresql") and generated_env["PIAK_AGENDA_PASSWORD"] in agenda
         assert env["PYTHONPATH"] == "/opt/airflow/include", name
         assert env["PIAK_STORAGE"] == "/opt/piak/storage", name
+        assert env["PIAK_ACCESS_FILE"] == "/opt/airflow/config/access.yaml", name
+        assert env["PIAK_DEPLOYMENT"] == "production", name  # init refuses demo accounts
         assert "AIRFLOW_CONN_PIAK_PSEUDONYM" in env, name  # the pseudonym secret's Connection
         for keys in ("AIRFLOW_CONN_PIAK_BACKUP_RECIPIENTS", "AIRFLOW_CONN_PIAK_BACKUP_IDENTITY"):
             assert keys in env, name  # the backup keys reach every Airflow container

@@ -94,18 +94,92 @@ class FabUser:
         return self.username
 
 
-def test_fab_signoffs_are_matched_on_the_login_not_the_numeric_id():
+def test_fab_signoffs_are_matched_on_the_login_and_refused_with_the_reason():
+    from fastapi import HTTPException
+
     from piak.auth import PiakFabAuthManager
 
     manager = PiakFabAuthManager()
     assert manager.is_authorized_hitl_task(assigned_users={"kasi"}, user=FabUser(3, "kasi"))
-    assert not manager.is_authorized_hitl_task(assigned_users={"kasi"}, user=FabUser(4, "kabid"))
-    assert not manager.is_authorized_hitl_task(assigned_users={"3"}, user=FabUser(3, "kabid"))
+    for assigned, user, reason in [
+        ({"kasi"}, FabUser(4, "kabid"), "Anda (kabid) bukan penandatangan langkah ini"),
+        ({"3"}, FabUser(3, "kabid"), "bukan penandatangan"),
+        ({"kasi", "kabid!pemicu"}, FabUser(4, "kabid"), "Anda memicu run ini"),
+    ]:
+        with pytest.raises(HTTPException) as refused:
+            manager.is_authorized_hitl_task(assigned_users=assigned, user=user)
+        assert refused.value.status_code == 403 and reason in refused.value.detail
 
 
-def test_admin_and_every_office_user_become_fab_users():
-    from piak import auth, roles
+def test_admin_and_every_office_user_become_fab_users_with_their_office_roles():
+    from datetime import date
 
-    wanted = {u["login"]: u["role"] for u in auth.wanted_users()}
-    office = {u["id"] for users in roles.load_roles().values() for u in users}
-    assert wanted == {"admin": "Admin"} | dict.fromkeys(office, "User")
+    from piak import access, auth
+
+    config = access.load()
+    wanted = {u["login"]: u["roles"] for u in auth.wanted_users(config, date(2026, 1, 1))}
+    assert wanted == {"admin": ["Admin"]} | {
+        login: sorted(user.roles) for login, user in config.users.items()
+    }
+
+
+DEMO_ENV = {
+    "PIAK_DEPLOYMENT": "production",
+    "PIAK_DEMO_RESIDENTS": "100000",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:airflow@postgres/airflow",
+    "PIAK_AGENDA_URL": "postgresql+psycopg2://piak:" + "k" * 24 + "@postgres/piak_agenda",
+    "AIRFLOW__API_AUTH__JWT_SECRET": "pendek",
+    "AIRFLOW__API__SECRET_KEY": "s" * 32,
+}
+
+
+def test_production_refuses_demo_accounts_the_demo_database_and_default_passwords(tmp_path):
+    passwords = tmp_path / "office-passwords.json"
+    passwords.write_text('{"admin": "admin", "budi.santoso": "Budi-9f3k-Xq7w"}')
+    problems = deploy.production_problems(DEMO_ENV, passwords)
+    text = "\n".join(problems)
+    for role in ("administrator", "kasi", "kabid", "kadis", "petugas"):
+        assert f"akun demo '{role}'" in text, role
+    assert "PIAK_DEMO_RESIDENTS=100000: produksi tidak memakai basis data demo" in text
+    assert "POSTGRES_PASSWORD di .env: kata sandi bawaan" in text
+    assert "AIRFLOW_JWT_SECRET di .env" in text
+    assert "PIAK_AGENDA_PASSWORD" not in text and "AIRFLOW_API_SECRET_KEY" not in text
+    assert f"{passwords}: kata sandi bawaan untuk 'admin'" in text
+    assert "untuk 'budi.santoso'" not in text
+    assert deploy.production_problems({**DEMO_ENV, "PIAK_DEPLOYMENT": "demo"}, passwords) == []
+
+
+def test_init_refuses_to_start_production_before_touching_anything(tmp_path):
+    """``python -m piak.deploy init`` with the demo's accounts: exit 2 naming them, and no
+    database is even connected to (the URL's server does not exist)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(
+        os.environ,
+        **DEMO_ENV,
+        PYTHONPATH=str(root / "include"),
+        AIRFLOW_HOME=str(tmp_path / "airflow_home"),
+    )
+    passwords = tmp_path / "office-passwords.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "piak.deploy", "init", "--passwords", str(passwords)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "PIAK Ops tidak dijalankan dalam produksi" in result.stderr
+    assert "akun demo 'kasi'" in result.stderr
+    assert "metadata:" not in result.stdout and "airflow db migrate" not in result.stdout
+    assert not passwords.exists()
+
+
+def test_weak_passwords():
+    assert deploy.weak_password("kasi", "kasi") and deploy.weak_password("x", " Admin ")
+    assert deploy.weak_password("x", "") and deploy.weak_password("x", None)
+    assert not deploy.weak_password("x", "Budi-9f3k-Xq7w")

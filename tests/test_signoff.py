@@ -104,11 +104,35 @@ def step_fields(step):
     return {f.name: getattr(step, f.name) for f in dataclasses.fields(step)}
 
 
-def test_a_role_without_users_fails_the_dag_import_naming_the_role(tmp_path):
-    roles_file = tmp_path / "roles.yaml"
-    roles_file.write_text(
-        "roles:\n  jfu: [{id: jfu}]\n  kasi: [{id: kasi}]\n  kabid: []\n  petugas: [{id: p}]\n"
-    )
+HELPDESK_USERS = (
+    "users:\n  jfu: {name: J, roles: [jfu]}\n  kasi: {name: K, roles: [kasi]}\n"
+    "  p: {name: P, roles: [petugas]}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("access_text", "message"),
+    [
+        (
+            HELPDESK_USERS + "dags:\n  helpdesk: {trigger: [jfu], view: [kasi, kabid, petugas]}\n",
+            "peran 'kabid' (Kepala Bidang PIAK) belum punya pengguna",
+        ),
+        (
+            HELPDESK_USERS
+            + "  b: {name: B, roles: [kabid]}\n"
+            + "dags:\n  helpdesk: {trigger: [jfu], view: [kasi, petugas]}\n",
+            "dags.helpdesk.view: Kepala Bidang PIAK menjawab langkah review_by_kabid, jadi harus "
+            "boleh melihat DAG ini",
+        ),
+        (HELPDESK_USERS + "dags: {}\n", "dags.helpdesk: DAG ini belum diatur"),
+    ],
+    ids=["role-without-users", "signer-cannot-see", "dag-not-configured"],
+)
+def test_a_dag_the_access_file_does_not_fit_fails_its_import_naming_the_key(
+    tmp_path, access_text, message
+):
+    access_file = tmp_path / "access.yaml"
+    access_file.write_text(access_text)
     script = (
         "from airflow.dag_processing.dagbag import DagBag\n"
         f"bag = DagBag(dag_folder={str(ROOT / 'dags' / 'helpdesk.py')!r})\n"
@@ -121,10 +145,10 @@ def test_a_role_without_users_fails_the_dag_import_naming_the_role(tmp_path):
         env=dict(
             os.environ,
             PYTHONPATH=str(ROOT / "include"),
-            PIAK_ROLES_FILE=str(roles_file),
+            PIAK_ACCESS_FILE=str(access_file),
             AIRFLOW_HOME=str(tmp_path / "airflow_home"),
         ),
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "peran 'kabid' (Kepala Bidang PIAK) belum punya pengguna" in result.stdout
+    assert message in result.stdout

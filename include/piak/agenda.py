@@ -35,9 +35,10 @@ OUTCOMES: dict[str, str] = {
     "skipped": "dilewati",
     "reminded": "pengingat",
     "escalated": "dieskalasi",
+    "exception": "pengecualian",
 }
 #: Entries that are events around a step, not the step itself: never measured (Mutu Baku).
-EVENTS = ("failed", "reminded", "escalated")
+EVENTS = ("failed", "reminded", "escalated", "exception")
 WIB = ZoneInfo(settings.TIMEZONE)
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 #: Longest value each bounded text column takes (PostgreSQL refuses longer ones).

@@ -1,17 +1,28 @@
-"""Real logins for the production topology: the FAB auth manager with one user per office role.
+"""Real logins for the production topology: the FAB auth manager, roles and users from
+``config/access.yaml``.
 
 The compose stack (and ``tests/distributed``) runs Airflow with
-``AIRFLOW__CORE__AUTH_MANAGER=piak.auth.PiakFabAuthManager``. Its only change to the FAB auth
-manager: a sign-off is matched on the user's *login*, because ``config/roles.yaml`` names users
-by login while FAB's user id is a database number. The embedded default keeps the simple auth
-manager (``airflow standalone`` forces it; ``include/airflow_local_settings.py`` gives it the
-same rule), whose user id is the login already. Both apply the same rule of
-who may answer a sign-off: :mod:`piak.approvers`.
+``AIRFLOW__CORE__AUTH_MANAGER=piak.auth.PiakFabAuthManager``. What it changes in the FAB auth
+manager:
 
-``sync_users`` (``python -m piak.deploy users``, run by compose's init service) creates
-``admin`` and every user of ``config/roles.yaml`` that does not exist yet, with the password
-found in the passwords file or a generated one written back to it (owner-only). Existing users
-are left alone: people change their own password in the UI (*Your Profile*). Only Airflow
+* a sign-off is matched on the user's *login* (``config/access.yaml`` names logins, FAB's user
+  id is a database number), by the office's rule (:func:`piak.approvers.refusal`); a refusal is
+  an HTTP 403 saying why (triggered the run, gave the previous sign-off, not yet escalated...);
+* starting a run takes the right to create runs of that DAG and to see it, and answering a
+  sign-off the right to answer sign-offs (``HITL Detail``) and to see the DAG - neither needs
+  the right to *edit* the DAG (pause it), which FAB would otherwise require: office users get
+  no DAG edit, no DAG delete, no Admin menu.
+
+The embedded default keeps the simple auth manager (``airflow standalone`` forces it;
+``include/airflow_local_settings.py`` gives it the same sign-off rule).
+
+:func:`sync_access` (``python -m piak.deploy access``, run by compose's init service) makes the
+FAB roles - one per office role (:data:`OFFICE_PERMISSIONS` plus, per DAG, the
+``access_control`` that :mod:`piak.dagkit` puts on every DAG) and one per deputy of an office
+role - and the users: ``admin`` (role Admin) and every office user with exactly the roles the
+file gives them; office users no longer in the file are deactivated. New users get the password
+found in the passwords file or a generated one written back to it (owner-only). Passwords of
+existing users are left alone: people change theirs in the UI (*Your Profile*). Only Airflow
 processes import this module.
 """
 
@@ -19,42 +30,99 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager
 
-from piak import demo
+from piak import access, files
+from piak.roles import ROLES
 
-#: FAB role of the office users: trigger DAGs, answer sign-offs, change their own password.
-FAB_OFFICE_ROLE = "User"
 FAB_ADMIN_ROLE = "Admin"
+#: What every office role may do outside the DAG-level permissions: see the runs, task
+#: instances, logs and XComs of the DAGs it may see, answer sign-offs (only those assigned to
+#: it: piak.approvers), its own profile and password.
+OFFICE_PERMISSIONS: tuple[tuple[str, str], ...] = (
+    *(
+        ("can_read", resource)
+        for resource in (
+            "DAG Runs",
+            "Task Instances",
+            "Task Logs",
+            "XComs",
+            "HITL Detail",
+            "DAG Code",
+            "DAG Dependencies",
+            "DAG Versions",
+            "DAG Warnings",
+            "Website",
+            "My Password",
+            "My Profile",
+        )
+    ),
+    ("can_edit", "HITL Detail"),
+    ("can_edit", "My Password"),
+    ("can_edit", "My Profile"),
+    *(("menu_access", menu) for menu in ("DAGs", "HITL Detail", "Docs", "Documentation")),
+)
+#: A deputy role reaches the UI; what it sees comes from the DAGs' access_control (FAB gives
+#: every custom role the first one at start-up anyway).
+DEPUTY_PERMISSIONS: tuple[tuple[str, str], ...] = (("can_read", "Website"),)
+_DAG_LEVEL = ("DAG:", "DAG Run:")
 
 
 class PiakFabAuthManager(FabAuthManager):
-    """The FAB auth manager; a sign-off's assigned users are matched on the login."""
+    """The FAB auth manager with the office's rules (see the module docstring)."""
 
     def is_authorized_hitl_task(self, *, assigned_users: set[str], user: Any) -> bool:
-        """Only the users named (by login) for the sign-off may answer it, an escalation's
-        users from its moment on (:mod:`piak.approvers`)."""
-        from piak.approvers import may_answer
+        """Only the users assigned (by login) may answer, each when the office's rule says so;
+        anyone else gets HTTP 403 with the reason (:func:`piak.approvers.refusal`)."""
+        from fastapi import HTTPException
 
-        return may_answer(assigned_users, user.get_name())
+        from piak.approvers import refusal
+
+        reason = refusal(assigned_users, user.get_name())
+        if reason:
+            raise HTTPException(status_code=403, detail=reason)
+        return True
+
+    def is_authorized_dag(
+        self,
+        *,
+        method: Any,
+        user: Any,
+        access_entity: Any = None,
+        details: Any = None,
+    ) -> bool:
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+
+        if not (details and details.id):
+            return super().is_authorized_dag(
+                method=method, user=user, access_entity=access_entity, details=details
+            )
+        if (method, access_entity) == ("POST", DagAccessEntity.RUN):
+            may = self._is_authorized(method="POST", resource_type="DAG Runs", user=user)
+            may = may or self._is_authorized(
+                method="POST", resource_type=f"DAG Run:{details.id}", user=user
+            )
+            return may and self._is_authorized_dag(method="GET", details=details, user=user)
+        if (method, access_entity) == ("PUT", DagAccessEntity.HITL_DETAIL):
+            may = self._is_authorized(method="PUT", resource_type="HITL Detail", user=user)
+            return may and self._is_authorized_dag(method="GET", details=details, user=user)
+        return super().is_authorized_dag(
+            method=method, user=user, access_entity=access_entity, details=details
+        )
 
 
-def wanted_users(roles_path: Path | None = None) -> list[dict[str, str]]:
-    """``admin`` and every office user: login, display name and FAB role."""
-    from piak import roles
-
-    names = {u["id"]: u["name"] for users in roles.load_roles(roles_path).values() for u in users}
-    return [
-        {
-            "login": login,
-            "name": names.get(login, "Administrator Airflow"),
-            "role": FAB_ADMIN_ROLE if role == "admin" else FAB_OFFICE_ROLE,
-        }
-        for login, role in demo.logins(roles_path).items()
+def wanted_users(config: access.AccessConfig, today: date) -> list[dict[str, Any]]:
+    """``admin`` and every office user: login, display name and FAB roles."""
+    users = [{"login": access.ADMIN, "name": "Administrator Airflow", "roles": [FAB_ADMIN_ROLE]}]
+    users += [
+        {"login": login, "name": user.name, "roles": config.fab_user_roles(login, today)}
+        for login, user in config.users.items()
     ]
+    return users
 
 
 def read_passwords(path: Path) -> dict[str, str]:
@@ -68,47 +136,114 @@ def read_passwords(path: Path) -> dict[str, str]:
 
 
 def write_passwords(path: Path, passwords: dict[str, str]) -> None:
-    """Write the passwords owner-only, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.touch(mode=0o600)
-    tmp.chmod(0o600)
-    tmp.write_text(json.dumps(passwords, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Write the passwords owner-only from the first byte, atomically."""
+    files.write_secret(path, json.dumps(passwords, indent=2) + "\n")
 
 
-def sync_users(passwords_path: Path, roles_path: Path | None = None) -> list[str]:
-    """Create the missing users (see the module docstring); return the logins created."""
+def sync_access(
+    passwords_path: Path, access_path: Path | None = None, today: date | None = None
+) -> dict[str, list[str]]:
+    """FAB roles and users from ``config/access.yaml`` (see the module docstring); returns what
+    changed: ``roles`` made, users ``created``, ``updated``, ``deactivated``."""
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 
+    config = access.load(access_path)
+    today = today or datetime.now(access.WIB).date()
     passwords = read_passwords(passwords_path)
-    created: list[str] = []
+    done: dict[str, list[str]] = {"roles": [], "created": [], "updated": [], "deactivated": []}
     with get_application_builder() as appbuilder:
         sm = appbuilder.sm
-        for user in wanted_users(roles_path):
-            if sm.find_user(username=user["login"]):
-                continue
-            password = passwords.get(user["login"]) or secrets.token_urlsafe(12)
-            _add_user(sm, user, password)
-            passwords[user["login"]] = password
-            created.append(user["login"])
-    if created:
+        for name in access.fab_roles():
+            role = sm.find_role(name)
+            if role is None:
+                role = sm.add_role(name)
+                done["roles"].append(name)
+            _set_global_permissions(
+                sm, role, OFFICE_PERMISSIONS if name in ROLES else DEPUTY_PERMISSIONS
+            )
+        wanted = wanted_users(config, today)
+        for user in wanted:
+            existing = sm.find_user(username=user["login"])
+            if existing is None:
+                password = passwords.get(user["login"]) or secrets.token_urlsafe(12)
+                _add_user(sm, user, password)
+                passwords[user["login"]] = password
+                done["created"].append(user["login"])
+            elif _update_user(sm, existing, user):
+                done["updated"].append(user["login"])
+        done["deactivated"] = _deactivate_others(sm, {u["login"] for u in wanted})
+    if done["created"]:
         write_passwords(passwords_path, passwords)
-    return created
+    return done
 
 
-def _add_user(sm: Any, user: dict[str, str], password: str) -> None:
-    first, _, last = user["name"].partition(" ")
-    role = sm.find_role(user["role"])
-    if role is None:
-        raise SystemExit(f"FAB role {user['role']!r} missing: run `airflow db migrate` first")
+def _set_global_permissions(sm: Any, role: Any, wanted: tuple[tuple[str, str], ...]) -> None:
+    """Exactly ``wanted`` outside the DAG-level permissions (those come from access_control)."""
+    current = {
+        (p.action.name, p.resource.name): p
+        for p in role.permissions
+        if not p.resource.name.startswith(_DAG_LEVEL)
+    }
+    for key in set(wanted) - set(current):
+        permission = sm.get_permission(*key) or sm.create_permission(*key)
+        sm.add_permission_to_role(role, permission)
+    for key in set(current) - set(wanted):
+        sm.remove_permission_from_role(role, current[key])
+
+
+def _fab_roles(sm: Any, names: list[str]) -> list[Any]:
+    found = [sm.find_role(name) for name in names]
+    missing = [name for name, role in zip(names, found, strict=True) if role is None]
+    if missing:
+        raise SystemExit(f"FAB role(s) {missing} missing: run `airflow db migrate` first")
+    return found
+
+
+def _names(name: str) -> tuple[str, str]:
+    first, _, last = name.partition(" ")
+    return first, last or "-"
+
+
+def _add_user(sm: Any, user: dict[str, Any], password: str) -> None:
+    first, last = _names(user["name"])
     added = sm.add_user(
         username=user["login"],
         first_name=first,
-        last_name=last or "-",
+        last_name=last,
         email=f"{user['login']}@piak.invalid",
-        role=role,
+        role=_fab_roles(sm, user["roles"]),
         password=password,
     )
     if not added:
         raise SystemExit(f"Could not create the Airflow user {user['login']!r}")
+
+
+def _update_user(sm: Any, existing: Any, user: dict[str, Any]) -> bool:
+    """Roles, name and active flag as the file says; True when something changed."""
+    first, last = _names(user["name"])
+    same = (
+        sorted(r.name for r in existing.roles) == sorted(user["roles"])
+        and (existing.first_name, existing.last_name) == (first, last)
+        and existing.active
+    )
+    if same:
+        return False
+    existing.roles = _fab_roles(sm, user["roles"])
+    existing.first_name, existing.last_name, existing.active = first, last, True
+    if not sm.update_user(existing):
+        raise SystemExit(f"Could not update the Airflow user {user['login']!r}")
+    return True
+
+
+def _deactivate_others(sm: Any, wanted: set[str]) -> list[str]:
+    """Office users the file no longer names can no longer log in (their history stays)."""
+    office = set(access.fab_roles())
+    gone = []
+    for user in sm.get_all_users():
+        roles = {r.name for r in user.roles}
+        if user.username in wanted or not user.active or not roles <= office:
+            continue
+        user.active = False
+        sm.update_user(user)
+        gone.append(user.username)
+    return gone

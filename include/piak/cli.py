@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     roles = sub.add_parser("roles", help="print who holds which office role")
     roles.set_defaults(handler=_run_roles)
+    rights = sub.add_parser(
+        "access", help="print who may do what (config/access.yaml), as README's table"
+    )
+    rights.set_defaults(handler=_run_access)
     _add_extract_parser(sub)
     _add_pks_parser(sub)
     return parser
@@ -452,6 +456,13 @@ def _run_roles(args: argparse.Namespace) -> int:
 
     for role, users in roles.load_roles().items():
         print(f"{role:<14} {', '.join(u['id'] for u in users) or '-'}")
+    return 0
+
+
+def _run_access(args: argparse.Namespace) -> int:
+    from piak import access
+
+    print(access.rights_table(access.load()))
     return 0
 
 

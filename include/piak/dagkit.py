@@ -8,11 +8,18 @@ A DAG file reads like its SOP table::
 
 Operational steps name their code as ``"module:function"``; it is imported when the task runs,
 so parsing a DAG file imports nothing heavy.
+
+Every DAG made by :func:`sop_dag` starts with ``check_trigger_rights``
+(:class:`TriggerRightsOperator`), put before its first tasks when the ``with`` block ends, and
+carries the ``access_control`` of ``config/access.yaml`` (:mod:`piak.access`): the DAG files do
+not mention either.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -20,8 +27,10 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, BaseOperator, BaseSensorOperator
 
-from piak import registry, settings, steps
+from piak import access, registry, settings, steps
 from piak.errors import InvalidRequest
+
+log = logging.getLogger(__name__)
 
 OWNER = "bidang-piak"
 START_DATE = pendulum.datetime(2026, 1, 1, tz=settings.TIMEZONE)
@@ -54,23 +63,121 @@ def sop_dag(
     from airflow.sdk import CronTriggerTimetable
 
     sop = registry.get_sop(sop_code)
-    return DAG(
-        dag_id=dag_id or sop_code,
-        description=sop.title,
-        doc_md=steps.sop_doc(sop),
-        schedule=CronTriggerTimetable(schedule, timezone=settings.TIMEZONE) if schedule else None,
-        start_date=START_DATE,
-        catchup=False,
-        max_active_runs=kwargs.pop("max_active_runs", 16),
-        default_args=(
-            {**DEFAULT_ARGS, "on_failure_callback": [steps.record_failure, failure_notifier]}
-            if failure_notifier
-            else DEFAULT_ARGS
-        ),
-        params=dict(params or {}),
-        tags=["sop", sop_code, *(tags or [])],
-        **kwargs,
-    )
+    dag_id = dag_id or sop_code
+    with warnings.catch_warnings():
+        # access_control is how the FAB auth manager takes DAG-level permissions; Airflow warns
+        # about its old permissions module whenever a DAG sets it
+        warnings.filterwarnings("ignore", message=".*airflow.security.permissions module")
+        dag = SopDag(
+            dag_id=dag_id,
+            access_control=access.load().fab_access_control(dag_id),
+            description=sop.title,
+            doc_md=steps.sop_doc(sop),
+            schedule=CronTriggerTimetable(schedule, timezone=settings.TIMEZONE)
+            if schedule
+            else None,
+            start_date=START_DATE,
+            catchup=False,
+            max_active_runs=kwargs.pop("max_active_runs", 16),
+            default_args=(
+                {**DEFAULT_ARGS, "on_failure_callback": [steps.record_failure, failure_notifier]}
+                if failure_notifier
+                else DEFAULT_ARGS
+            ),
+            params=dict(params or {}),
+            tags=["sop", sop_code, *(tags or [])],
+            **kwargs,
+        )
+    dag.sop_code = sop_code
+    return dag
+
+
+class SopDag(DAG):
+    """The DAG of :func:`sop_dag`. When its ``with`` block ends, every role answering one of its
+    sign-offs must see it (``config/access.yaml``), and ``check_trigger_rights`` goes first."""
+
+    sop_code: str
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self._check_signers()
+                self._guard_first_tasks()
+        finally:
+            super().__exit__(exc_type, exc, tb)
+
+    def _check_signers(self) -> None:
+        config = access.load()
+        seeing = set(config.rights(self.dag_id).seeing)
+        for task in self.tasks:
+            missing = set(getattr(task, "answering_roles", set)()) - seeing
+            if missing:
+                raise access.ConfigError(
+                    f"{config.source}: dags.{self.dag_id}.view: {access.titles(sorted(missing))} "
+                    f"menjawab langkah {task.task_id}, jadi harus boleh melihat DAG ini"
+                )
+
+    def _guard_first_tasks(self) -> None:
+        roots = list(self.roots)
+        sop_code = self.sop_code
+        numbers = [n for t in self.tasks for n in getattr(t, "steps_covered", ())]
+        first = TriggerRightsOperator(
+            task_id=TRIGGER_CHECK_TASK,
+            sop_code=sop_code,
+            step_number=min(numbers) if numbers else registry.get_sop(sop_code).steps[0].number,
+            dag=self,
+        )
+        for task in roots:
+            first >> task
+
+
+TRIGGER_CHECK_TASK = "check_trigger_rights"
+
+
+class TriggerRightsOperator(BaseOperator):
+    """The first task of every SOP DAG: may whoever started this run start it?
+
+    The run's recorded triggering user (``dag_run.triggering_user_name``; none for the
+    scheduler's runs) is checked against ``config/access.yaml``
+    (:func:`piak.access.trigger_refusal`). A refusal fails the run here - before any other task,
+    without retry - with the reason in the task log and the agenda.
+    """
+
+    def __init__(self, *, sop_code: str, step_number: int, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "doc_md",
+            "Memeriksa bahwa yang memicu run ini berhak memicu DAG ini (`config/access.yaml`); "
+            "bila tidak, run berhenti di sini dan penolakannya dicatat di agenda.",
+        )
+        super().__init__(**kwargs)
+        self.sop_code, self.step_number = sop_code, step_number
+        self.role = registry.get_sop(sop_code).step(step_number).role
+        #: Carries out no SOP step itself.
+        self.steps_covered: tuple[int, ...] = ()
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        dag_run = context["dag_run"]
+        user = getattr(dag_run, "triggering_user_name", None)
+        run_type = getattr(dag_run, "run_type", "") or ""
+        run_type = str(getattr(run_type, "value", run_type))  # the SDK's enum prints its name
+        refusal = access.trigger_refusal(access.load(), self.dag_id, run_type, user)
+        if refusal:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            steps.record_step(
+                context,
+                sop_code=self.sop_code,
+                step_number=self.step_number,
+                role=self.role,
+                outcome="failed",
+                note=refusal,
+            )
+            failure = AirflowFailException(refusal)
+            failure.agenda_recorded = True
+            raise failure
+        who = user or steps.SCHEDULER_ACTOR
+        log.info("Run %s (%s) dipicu oleh %s: diizinkan", context["run_id"], run_type, who)
+        return {"triggered_by": who, "run_type": run_type}
 
 
 class SopStepOperator(BaseOperator):

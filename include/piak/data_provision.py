@@ -516,6 +516,11 @@ def close_request(context: Any, decision_tasks: list[str]) -> dict[str, Any]:
     }
 
 
+def password_to_deliver(context: Any) -> bool:
+    """Whether step 10's package has a password the JFU must deliver (a 7z package)."""
+    return bool((context["ti"].xcom_pull(task_ids="pack_release") or {}).get("password"))
+
+
 def password_delivery_show() -> str:
     """What the JFU sees when asked to deliver a package's password: the request, the earlier
     decisions, and where the password is (never the password itself)."""

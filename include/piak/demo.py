@@ -19,19 +19,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from piak import roles, settings
+from piak import access, files, settings
 
 #: Simple-auth-manager role of the office users: USER may answer sign-offs and trigger DAGs.
 OFFICE_ROLE = "user"
 
 
-def logins(roles_path: Path | None = None) -> dict[str, str]:
-    """Airflow login -> simple auth manager role: ``admin`` plus every user in the role file."""
-    result = {"admin": "admin"}
-    for users in roles.load_roles(roles_path).values():
-        for user in users:
-            result.setdefault(user["id"], OFFICE_ROLE)
-    return result
+def logins(access_path: Path | None = None) -> dict[str, str]:
+    """Airflow login -> simple auth manager role: ``admin`` plus every office user."""
+    return {access.ADMIN: "admin"} | dict.fromkeys(access.load(access_path).users, OFFICE_ROLE)
 
 
 #: Connect arguments of the embedded default's SQLite metadata database: wait up to 30 s for a
@@ -45,13 +41,13 @@ def airflow_env(
     *,
     port: int = 8080,
     piak_home: Path | None = None,
-    roles_path: Path | None = None,
+    access_path: Path | None = None,
     parallelism: int = 4,
 ) -> dict[str, str]:
     """Environment for every Airflow process of the embedded default."""
     root = settings.PROJECT_ROOT
     piak_home = piak_home or settings.home()
-    users = ",".join(f"{login}:{role}" for login, role in logins(roles_path).items())
+    users = ",".join(f"{login}:{role}" for login, role in logins(access_path).items())
     env = dict(os.environ)
     env.update(
         {
@@ -96,8 +92,8 @@ def airflow_env(
             ),
         }
     )
-    if roles_path:
-        env["PIAK_ROLES_FILE"] = str(roles_path)
+    if access_path:
+        env["PIAK_ACCESS_FILE"] = str(access_path)
     return env
 
 
@@ -136,15 +132,11 @@ def pseudonym_secret(airflow_home: Path) -> str:
     """The demo's pseudonym secret: generated on first use, kept owner-only in AIRFLOW_HOME."""
     path = airflow_home / "piak_pseudonym_secret.generated"
     if not path.exists() or not path.stat().st_size:
-        airflow_home.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.touch(mode=0o600)
-        tmp.write_text(secrets.token_urlsafe(32))
-        tmp.replace(path)
+        files.write_secret(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
-def ensure_passwords(airflow_home: Path, roles_path: Path | None = None) -> dict[str, str]:
+def ensure_passwords(airflow_home: Path, access_path: Path | None = None) -> dict[str, str]:
     """Give every login a generated password (kept, owner-only, in AIRFLOW_HOME) and return them.
 
     Existing passwords are kept, so a second ``make demo`` prints the same ones.
@@ -153,13 +145,10 @@ def ensure_passwords(airflow_home: Path, roles_path: Path | None = None) -> dict
     airflow_home.mkdir(parents=True, exist_ok=True)
     current = json.loads(path.read_text()) if path.exists() and path.stat().st_size else {}
     wanted = {
-        login: current.get(login) or secrets.token_urlsafe(12) for login in logins(roles_path)
+        login: current.get(login) or secrets.token_urlsafe(12) for login in logins(access_path)
     }
     if wanted != current:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(wanted, indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        files.write_secret(path, json.dumps(wanted, indent=2))
     return wanted
 
 

@@ -3,16 +3,20 @@
 Every step is idempotent, so the init service runs it on every ``docker compose up``::
 
     python -m piak.deploy init --passwords FILE [--demo-residents N]   # all of the below
+    python -m piak.deploy check --passwords FILE   # production refuses demo accounts etc.
     python -m piak.deploy databases     # the metadata database, the agenda's role and database
-    python -m piak.deploy users --passwords FILE   # admin + one FAB user per office user
+    python -m piak.deploy access --passwords FILE  # FAB roles and users from config/access.yaml
 
-``init`` runs ``databases``, ``airflow db migrate``, ``users`` and the demo SIAK database, in
-that order. The databases are created here, not by the PostgreSQL image's entrypoint, so the
-official image and a local one built from Debian's packages behave the same: the image only
-makes the superuser of ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``, whose login then creates the
-metadata database (through the server's ``postgres`` database) and the agenda's owner, password
-and database named in ``PIAK_AGENDA_URL``; a changed password in ``.env`` is applied on the
-next run. ``users`` needs the FAB auth manager (``piak.auth``).
+``init`` runs ``check`` (``PIAK_DEPLOYMENT=production``, the default: before anything is
+touched), ``databases``, ``airflow db migrate``, ``access``, the check of every login's password
+against the well-known defaults, and the demo SIAK database, in that order; a refusal exits 2
+naming every problem, so no Airflow component starts. ``PIAK_DEPLOYMENT=demo`` (the tests'
+stack, a trial) skips the checks. The databases are created here, not by the PostgreSQL image's
+entrypoint, so the official image and a local one built from Debian's packages behave the same:
+the image only makes the superuser of ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``, whose login then
+creates the metadata database (through the server's ``postgres`` database) and the agenda's
+owner, password and database named in ``PIAK_AGENDA_URL``; a changed password in ``.env`` is
+applied on the next run. ``access`` needs the FAB auth manager (``piak.auth``).
 """
 
 from __future__ import annotations
@@ -124,11 +128,111 @@ def _migrate() -> None:
     subprocess.run([demo.airflow_bin(), "db", "migrate"], check=True)
 
 
-def _users(passwords: Path) -> None:
+def _access(passwords: Path) -> None:
     from piak import auth
 
-    created = auth.sync_users(passwords)
-    print(f"users created: {', '.join(created) or 'none'} (passwords in {passwords})")
+    done = auth.sync_access(passwords)
+    for what, names in done.items():
+        print(f"{what}: {', '.join(names) or 'none'}")
+    print(f"(passwords of new users in {passwords})")
+
+
+#: Passwords nobody may keep in production (besides the login itself).
+DEFAULT_PASSWORDS = ("admin", "airflow", "password", "changeme", "12345678", "rahasia")
+#: Secrets of the stack, as the containers see them: (what to call it, variable, how to read it).
+_SECRETS = (
+    ("POSTGRES_PASSWORD", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "url"),
+    ("PIAK_AGENDA_PASSWORD", "PIAK_AGENDA_URL", "url"),
+    ("AIRFLOW_JWT_SECRET", "AIRFLOW__API_AUTH__JWT_SECRET", "text"),
+    ("AIRFLOW_API_SECRET_KEY", "AIRFLOW__API__SECRET_KEY", "text"),
+)
+MIN_SECRET = 16
+
+
+def weak_password(login: str, password: str | None) -> bool:
+    """Empty, the login itself, or one of :data:`DEFAULT_PASSWORDS`."""
+    text = (password or "").strip().lower()
+    return not text or text in (*DEFAULT_PASSWORDS, login.lower())
+
+
+def production_problems(env: dict[str, str], passwords: Path | None = None) -> list[str]:
+    """Why production must not start (Bahasa Indonesia): demo accounts in
+    ``config/access.yaml``, the demo database, default or short secrets, default passwords in
+    the passwords file. Empty outside production (``PIAK_DEPLOYMENT=demo``)."""
+    import sqlalchemy as sa
+
+    from piak import access
+    from piak.roles import ROLES
+
+    if env.get("PIAK_DEPLOYMENT", "production") != "production":
+        return []
+    config = access.load()
+    problems = [
+        f"akun demo '{login}' di {config.source}: dalam produksi setiap pengguna adalah orang "
+        "(mis. budi.santoso), bukan nama peran"
+        for login in config.users
+        if login in ROLES
+    ]
+    residents = env.get("PIAK_DEMO_RESIDENTS", "0").strip() or "0"
+    if residents != "0":
+        problems.append(f"PIAK_DEMO_RESIDENTS={residents}: produksi tidak memakai basis data demo")
+    for name, variable, kind in _SECRETS:
+        value = env.get(variable)
+        if value is None:
+            continue
+        secret = sa.make_url(value).password if kind == "url" else value
+        if weak_password("", secret) or len(secret or "") < MIN_SECRET:
+            problems.append(
+                f"{name} di .env: kata sandi bawaan atau kurang dari {MIN_SECRET} tanda"
+            )
+    if passwords is not None:
+        from piak import auth
+
+        problems += [
+            f"{passwords}: kata sandi bawaan untuk '{login}'"
+            for login, password in auth.read_passwords(passwords).items()
+            if weak_password(login, password)
+        ]
+    return problems
+
+
+def default_password_logins() -> list[str]:
+    """Active Airflow users whose password is their login or a well-known default (FAB)."""
+    from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
+    from werkzeug.security import check_password_hash
+
+    found = []
+    with get_application_builder() as appbuilder:
+        for user in appbuilder.sm.get_all_users():
+            if user.active and any(
+                check_password_hash(user.password, candidate)
+                for candidate in (user.username, *DEFAULT_PASSWORDS)
+            ):
+                found.append(user.username)
+    return found
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:
+        lines = "\n".join(f"- {p}" for p in problems)
+        print(
+            f"PIAK Ops tidak dijalankan dalam produksi (PIAK_DEPLOYMENT=production):\n{lines}\n"
+            "Perbaiki lalu jalankan lagi `docker compose up` (untuk mencoba dengan akun demo: "
+            "PIAK_DEPLOYMENT=demo).",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
+def _check(passwords: Path, *, logins: bool) -> None:
+    env = dict(os.environ)
+    problems = production_problems(env, passwords)
+    if logins and env.get("PIAK_DEPLOYMENT", "production") == "production":
+        problems += [
+            f"pengguna '{login}' memakai kata sandi bawaan: ganti di Your Profile"
+            for login in default_password_logins()
+        ]
+    _refuse(problems)
 
 
 def _demo_db(residents: int) -> None:
@@ -142,21 +246,30 @@ def main(argv: Iterable[str] | None = None) -> int:
     """Command line; see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m piak.deploy")
     sub = parser.add_subparsers(dest="command", required=True)
-    init = sub.add_parser("init", help="databases, airflow db migrate, users, demo database")
-    users = sub.add_parser("users", help="admin + one Airflow user per office user")
+    init = sub.add_parser("init", help="check, databases, airflow db migrate, access, demo db")
+    check = sub.add_parser("check", help="refuse demo accounts and default passwords (production)")
+    access_cmd = sub.add_parser("access", help="FAB roles and users from config/access.yaml")
     sub.add_parser("databases", help="the metadata database, the agenda's role and database")
-    for command in (init, users):
+    for command in (init, check, access_cmd):
         command.add_argument("--passwords", type=Path, required=True, help="JSON login->password")
+    check.add_argument(
+        "--logins", action="store_true", help="also every user's password (FAB database)"
+    )
     init.add_argument("--demo-residents", type=int, default=0, help="0: no demo SIAK database")
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.command == "init":
+        _check(args.passwords, logins=False)
+    if args.command == "check":
+        _check(args.passwords, logins=args.logins)
     if args.command in ("init", "databases"):
         _metadata_db()
         _agenda_db()
     if args.command == "init":
         _migrate()
-    if args.command in ("init", "users"):
-        _users(args.passwords)
+    if args.command in ("init", "access"):
+        _access(args.passwords)
     if args.command == "init":
+        _check(args.passwords, logins=True)
         _demo_db(args.demo_residents)
     return 0
 

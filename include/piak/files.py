@@ -30,10 +30,12 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
 
 def write_secret(path: Path, data: str | bytes) -> Path:
     """Write a secret (a key, a password, a recovery sheet) owner-only from its first byte,
-    atomically."""
+    atomically; an existing file of another mode is replaced, not reused."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # mkstemp creates the file 0600 before any byte is written, whatever the umask, and never
+    # reuses a stale file an earlier attempt left behind; the rename keeps that mode.
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)

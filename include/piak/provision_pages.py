@@ -9,10 +9,12 @@ the release as listed in its manifest.
 
 Login is Airflow's own: the JWT of the UI's session cookie (``_token``) or an
 ``Authorization: Bearer`` header, checked by the API server's auth manager
-(``airflow.api_fastapi.core_api.security.get_user``) - no login, no page (401). Only users who
-hold a role of the SOP's steps (``config/roles.yaml``) may open a request (403 for the rest,
-the Airflow admin included). Names in the URL are data: a request number must match its pattern
-and a file must be listed in the manifest, so nothing outside the request's folder can be read.
+(``airflow.api_fastapi.core_api.security.get_user``) - no login, no page (401). Only office users
+who may see ``data_provision`` (``config/access.yaml``: its trigger and view roles, deputies while
+they stand in) may open a request (403 for the rest, the Airflow admin included: population data
+is not the technical account's to read). Names in the URL are data: a request number must match
+its pattern and a file must be listed in the manifest, so nothing outside the request's folder
+can be read.
 """
 
 from __future__ import annotations
@@ -33,14 +35,11 @@ th{{background:#eee}}td.n{{text-align:right}}code{{font-size:.85em}}</style></he
 <body>{body}</body></html>"""
 
 
-def allowed_logins() -> set[str]:
-    """Logins holding a role of one of the SOP's steps."""
-    from piak import registry, roles
+def may_open(login: str) -> bool:
+    """Whether ``login`` may open this SOP's request pages."""
+    from piak import access
 
-    wanted = {step.role for step in registry.get_sop(SOP).steps}
-    return {
-        user["id"] for role, users in roles.load_roles().items() if role in wanted for user in users
-    }
+    return login != access.ADMIN and access.load().may_view(login, SOP)
 
 
 def _e(value: Any) -> str:
@@ -268,10 +267,11 @@ def create_app() -> Any:
     app = FastAPI(title="PIAK: penyajian data", docs_url=None, redoc_url=None, openapi_url=None)
 
     def authorised(user: Any = Depends(get_user)) -> Any:  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
-        if user.get_name() not in allowed_logins():
+        if not may_open(user.get_name()):
             raise HTTPException(
                 403,
-                "Hanya pemegang peran SOP Penyajian Data (config/roles.yaml) yang boleh membuka",
+                "Hanya pemegang peran yang boleh melihat Penyajian Data (config/access.yaml) "
+                "yang boleh membuka",
             )
         return user
 

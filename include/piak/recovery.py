@@ -7,8 +7,8 @@ was used, the dry run, the import log and the validation report. Later steps rea
 ones wrote there, so tasks may run on different workers that share the storage.
 
 Order of the run: check the request -> verify the set (or an intact offsite copy) -> dry run ->
-safety export of production (production only) -> import -> row counts against the manifest ->
-reports to the Kasi and the Kabid -> agenda.
+production only: the Kasi's and then the Kabid's permission, then a safety export -> import ->
+row counts against the manifest -> reports to the Kasi and the Kabid -> agenda.
 """
 
 from __future__ import annotations
@@ -234,7 +234,25 @@ def _start(context: Any, config: backup_config.BackupConfig, request: Request) -
         f"{manifest.finished_at}; {len(tables)} tabel, "
         f"{sum(manifest.row_counts.get(t, 0) for t in tables)} baris"
     )
-    return {"output_ref": request.set_name, "note": note, "target": request.target}
+    return {
+        "output_ref": request.set_name,
+        "note": note,
+        "target": request.target,
+        # what the production sign-offs show before anything is touched
+        "tables": [{"table": t, "rows": manifest.row_counts.get(t, 0)} for t in tables],
+        "safety_set": safety_set_name(config, context) if request.target == "production" else None,
+    }
+
+
+def production_target(context: Any) -> bool:
+    """Whether this run restores into production (its sign-offs come before the restore)."""
+    config = backup_config.load()
+    return load_request(run_dir(context, config)).target == "production"
+
+
+def safety_set_name(config: backup_config.BackupConfig, context: Any) -> str:
+    """The safety set a production restore makes first (named by the run's date)."""
+    return backupset.set_name_for(f"{config.label}_{SAFETY_LABEL}", run_date(context))
 
 
 def verify(context: Any) -> dict[str, Any]:
@@ -336,7 +354,7 @@ def safety_export(context: Any) -> dict[str, Any]:
     request = load_request(folder)
     if request.target != "production":
         return {"output_ref": None, "note": "tidak diperlukan: tujuan scratch"}
-    name = backupset.set_name_for(f"{config.label}_{SAFETY_LABEL}", run_date(context))
+    name = safety_set_name(config, context)
     existing = config.backup_dir / name
     if existing.is_dir() and backupset.verify_set(existing).ok:
         return {"output_ref": str(existing), "note": f"set pengaman {name} sudah ada dan utuh"}

@@ -31,11 +31,6 @@ def config_file(env_var: str, name: str) -> Path:
     return Path(os.environ.get(env_var) or PROJECT_ROOT / "config" / name)
 
 
-def roles_file() -> Path:
-    """The role-to-users mapping; ``PIAK_ROLES_FILE`` (default: ``config/roles.yaml``)."""
-    return config_file("PIAK_ROLES_FILE", "roles.yaml")
-
-
 def demo_siak_db() -> Path:
     """The demo SIAK SQLite database of the embedded default; ``PIAK_DEMO_SIAK_DB``."""
     return Path(os.environ.get("PIAK_DEMO_SIAK_DB") or home() / "siak_demo.db")

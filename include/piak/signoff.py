@@ -6,10 +6,14 @@
 * :func:`entry` - the role holder enters data, e.g. a letter number (``HITLEntryOperator``).
 
 Subject and body (Bahasa Indonesia) come from the registry: the activity, its Kelengkapan and
-Output, the standard time, and links to what the person must look at. Only the users holding the
-step's role (``config/roles.yaml``) may answer. Every answer can carry a note (``catatan``); a
-rejection without one is not accepted: the request is opened again. Each answer is written to the
-agenda with the user who gave it.
+Output, the standard time, and links to what the person must look at. Who may answer is computed
+when the request opens (:func:`piak.approvers.assign`, from ``config/access.yaml``): the holders of
+the step's role, their deputies (a.n.), the escalation role from its moment on - never whoever
+triggered the run (for another role's step) nor whoever gave the previous sign-off of another
+role, unless an exception says so. The body lists them, and who may not and why. Every answer can
+carry a note (``catatan``); a rejection without one is not accepted: the request is opened again.
+Each answer is written to the agenda with the user who gave it (``wakil a.n. kabid`` for a deputy;
+an exception used is an entry of its own).
 
 This module imports the standard provider's operators: import it from DAG files only.
 """
@@ -30,7 +34,7 @@ from airflow.providers.standard.operators.hitl import (
 )
 from airflow.sdk import Param
 
-from piak import approvers, deadlines, registry, roles, settings, steps
+from piak import access, approvers, deadlines, registry, roles, settings, steps
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ ANSWER_XCOM = steps.ANSWER_XCOM
 #: XCom keys of a waiting sign-off: when its request opened, how many of its deadlines passed.
 OPENED_XCOM = "signoff_opened_at"
 TIMERS_XCOM = "signoff_deadlines_handled"
+#: XCom key of who was assigned when the request opened (``Assignee.to_dict`` each).
+ASSIGNED_XCOM = "signoff_assigned"
 APPROVE = "Setujui"
 REJECT = "Tolak"
 _SUBJECT_MAX = 150
@@ -70,11 +76,26 @@ class _SignoffMixin:
     step_number: int
     role: str
     required_fields: tuple[str, ...] = ()
-    #: ``(task_id, key)``: the request opens only when that task's result says so (else the
-    #: step is skipped, e.g. no password to deliver for a pack without one).
-    only_if: tuple[str, str] | None = None
-    #: The answer is an agenda event beside the step, not the step itself (not measured).
+    run_if: str | None = None
     agenda_event: str | None = None
+
+    def _init_signoff(
+        self,
+        sop_code: str,
+        step_number: int,
+        role: str,
+        required_fields: tuple[str, ...],
+        run_if: str | None,
+        agenda_event: str | None,
+    ) -> None:
+        self.sop_code, self.step_number, self.role = sop_code, step_number, role
+        self.required_fields = required_fields
+        self.run_if, self.agenda_event = run_if, agenda_event
+
+    def answering_roles(self) -> set[str]:
+        """The roles that may answer this sign-off (its own and its escalation role)."""
+        escalate_to = self._deadlines().escalate_to
+        return {self.role, *([escalate_to] if escalate_to else [])}
 
     def _needs_note(self, chosen: list[str]) -> bool:
         return False
@@ -83,21 +104,25 @@ class _SignoffMixin:
         return "approved"
 
     def execute(self, context: Any) -> Any:
-        """Open the request: who may answer (role holders at once, the escalation role from its
-        moment on), its due time in the body, and a wake-up at its first deadline."""
+        """Open the request: who may answer (:func:`piak.approvers.assign`), its due time in the
+        body, and a wake-up at its first deadline. With ``run_if`` ("module:function") the
+        sign-off is skipped when that returns False for the run."""
         from airflow.sdk.exceptions import AirflowSkipException
         from airflow.sdk.timezone import utcnow
 
-        if self.only_if:
-            task_id, key = self.only_if
-            if not (context["ti"].xcom_pull(task_ids=task_id) or {}).get(key):
-                raise AirflowSkipException(f"tidak diperlukan ({task_id}: {key} tidak ada)")
+        from piak.dagkit import resolve
+
+        if self.run_if and not resolve(self.run_if)(context):
+            raise AirflowSkipException(f"langkah {self.step_number} tidak diperlukan pada run ini")
         op: HITLOperator = self  # type: ignore[assignment]
         now = utcnow()
         context["ti"].xcom_push(key=OPENED_XCOM, value=now.isoformat())
         limits = self._deadlines()
-        op.assigned_users = self._assignees(limits, now)
-        op.body = (op.body or "") + deadline_text(limits, now)
+        assigned = self._assignees(context, limits, now)
+        context["ti"].xcom_push(key=ASSIGNED_XCOM, value=[a.to_dict() for a in assigned])
+        op.assigned_users = [a.user() for a in assigned]
+        # the body was rendered before execute: what is added here is never read as a template
+        op.body = (op.body or "") + approvers.assignment_text(assigned) + deadline_text(limits, now)
         following = limits.next_timer(now, now)
         op.response_timeout = following[0] - now if following else None
         return super().execute(context)  # type: ignore[misc]
@@ -105,20 +130,60 @@ class _SignoffMixin:
     def _deadlines(self) -> deadlines.Deadlines:
         return deadlines.for_step(self.sop_code, self.step_number)
 
-    def _assignees(self, limits: deadlines.Deadlines, opened_at: datetime) -> list[roles.User]:
-        users = list(roles.users_for(self.role))
-        if limits.escalate_to and limits.escalate_after:
-            at = opened_at + limits.escalate_after
-            for user in roles.users_for(limits.escalate_to):
-                if user["id"] not in {u["id"] for u in users}:
-                    when = f"{steps.wib(at):%d-%m-%Y %H:%M} WIB"
-                    users.append(
-                        roles.User(
-                            id=approvers.timed_id(user["id"], at),
-                            name=f"{user['name']} (eskalasi, mulai {when})",
-                        )
-                    )
-        return users
+    def _assignees(
+        self, context: Any, limits: deadlines.Deadlines, opened_at: datetime
+    ) -> list[approvers.Assignee]:
+        """Who may answer, from the configuration and what this run did so far; a request
+        nobody may answer fails the step with the reason (Airflow lets anyone answer a
+        request without assigned users)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        config = access.load()
+        escalate_at = (
+            opened_at + limits.escalate_after
+            if limits.escalate_to and limits.escalate_after
+            else None
+        )
+        assigned = approvers.assign(
+            config,
+            dag_id=context["ti"].dag_id,
+            role=self.role,
+            opened_at=opened_at,
+            triggering_user=getattr(context.get("dag_run"), "triggering_user_name", None),
+            previous=self._previous_signoff(context),
+            escalate_to=limits.escalate_to if escalate_at else None,
+            escalate_at=escalate_at,
+        )
+        if not approvers.answerable(assigned):
+            refused = "; ".join(f"{a.login}: {approvers.SHORT[a.refused]}" for a in assigned)
+            raise AirflowFailException(
+                f"Langkah {self.step_number} tidak dapat dijawab siapa pun: pemegang peran "
+                f"{roles.ROLE_TITLES[self.role]} tidak boleh menjawabnya ({refused}; pemisahan "
+                f"tugas). Tambahkan pengganti (delegations) atau pengecualian (exceptions) di "
+                f"{config.source}, lalu jalankan ulang langkah ini."
+            )
+        return assigned
+
+    def _previous_signoff(self, context: Any) -> approvers.Previous | None:
+        """The sign-off of this run answered last before this one (its upstream ones)."""
+        ti, dag = context["ti"], getattr(self, "dag", None)
+        found: list[tuple[str, approvers.Previous]] = []
+        for task_id in self.get_flat_relative_ids(upstream=True):  # type: ignore[attr-defined]
+            task = dag.get_task(task_id) if dag else None
+            if not isinstance(task, _SignoffMixin):
+                continue
+            answer = ti.xcom_pull(task_ids=task_id, key=ANSWER_XCOM)
+            login = (answer or {}).get("responded_by_user", {}).get("name")
+            if login:
+                at = str(answer.get("responded_at") or "")
+                found.append((at, approvers.Previous(login, task.role, task_id)))
+        return max(found, key=lambda pair: pair[0])[1] if found else None
+
+    def _assigned(self, context: Any) -> list[approvers.Assignee]:
+        """Who was assigned when the request opened (as stored then)."""
+        ti = context["ti"]
+        stored = ti.xcom_pull(task_ids=ti.task_id, key=ASSIGNED_XCOM) or []
+        return [approvers.Assignee.from_dict(a) for a in stored]
 
     def _on_timer(self, context: Any) -> Any:
         """The request waited up to a deadline: remind, escalate or give up, and wait for the
@@ -245,15 +310,20 @@ class _SignoffMixin:
 
         op: HITLOperator = self  # type: ignore[assignment]
         log.warning("Jawaban tidak diterima (%s): permintaan dibuka kembali", reason)
+        assigned = self._assigned(context)
+        ti = context["ti"]
+        opened = datetime.fromisoformat(ti.xcom_pull(task_ids=ti.task_id, key=OPENED_XCOM))
+        body = (op.body or "") + approvers.assignment_text(assigned)
+        body += deadline_text(self._deadlines(), opened)
         upsert_hitl_detail(
             ti_id=context["task_instance"].id,
             options=op.options,
             subject=op.subject,
-            body=op.body,
+            body=body,
             defaults=op.defaults,
             multiple=op.multiple,
             params=op.serialized_params,
-            assigned_users=op.assigned_users,
+            assigned_users=[a.user() for a in assigned] if assigned else op.assigned_users,
         )
         raise TaskAwaitingInput(method_name="execute_complete", timeout=op.response_timeout)
 
@@ -274,17 +344,31 @@ class _SignoffMixin:
             },
         )
         entered = ", ".join(f"{k}={v}" for k, v in params_input.items() if v not in (None, ""))
+        login = user.get("name") or user.get("id")
+        capacity = approvers.matching(self._assigned(context), str(login), _moment(responded_at))
+        actor = login
+        if capacity and capacity.capacity == "deputy":
+            actor = f"{login} a.n. {capacity.on_behalf_of}"
+        common = {"sop_code": self.sop_code, "step_number": self.step_number, "role": self.role}
         steps.record_step(
             context,
-            sop_code=self.sop_code,
-            step_number=self.step_number,
-            role=self.role,
+            **common,
             outcome=self._outcome(chosen),
-            actor=user.get("name") or user.get("id"),
+            actor=actor,
             output_ref="; ".join(filter(None, [", ".join(chosen), entered])) or None,
             note=note,
             event=self.agenda_event,
         )
+        if capacity and capacity.capacity == "exception":
+            steps.record_step(
+                context,
+                **common,
+                outcome="exception",
+                actor=actor,
+                output_ref=f"pengecualian pemisahan tugas: {login}",
+                note=capacity.note,
+                event=f"{self.agenda_event + '-' if self.agenda_event else ''}pengecualian",
+            )
 
 
 class RoleApprovalOperator(_SignoffMixin, ApprovalOperator):
@@ -300,10 +384,11 @@ class RoleApprovalOperator(_SignoffMixin, ApprovalOperator):
         step_number: int,
         role: str,
         required_fields: tuple[str, ...] = (),
+        run_if: str | None = None,
+        agenda_event: str | None = None,
         **kwargs: Any,
     ) -> None:
-        self.sop_code, self.step_number, self.role = sop_code, step_number, role
-        self.required_fields = required_fields
+        self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
         super().__init__(**kwargs)
 
     def _needs_note(self, chosen: list[str]) -> bool:
@@ -324,10 +409,11 @@ class RoleBranchOperator(_SignoffMixin, HITLBranchOperator):
         role: str,
         choices: list[Choice],
         required_fields: tuple[str, ...] = (),
+        run_if: str | None = None,
+        agenda_event: str | None = None,
         **kwargs: Any,
     ) -> None:
-        self.sop_code, self.step_number, self.role = sop_code, step_number, role
-        self.required_fields = required_fields
+        self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
         self.choices = choices
         super().__init__(
             options=[c.label for c in choices],
@@ -356,10 +442,11 @@ class RoleEntryOperator(_SignoffMixin, HITLEntryOperator):
         step_number: int,
         role: str,
         required_fields: tuple[str, ...] = (),
+        run_if: str | None = None,
+        agenda_event: str | None = None,
         **kwargs: Any,
     ) -> None:
-        self.sop_code, self.step_number, self.role = sop_code, step_number, role
-        self.required_fields = required_fields
+        self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
         super().__init__(**kwargs)
 
     def _outcome(self, chosen: list[str]) -> str:
@@ -416,13 +503,9 @@ def entry(
     **kwargs: Any,
 ) -> RoleEntryOperator:
     """A form for a registry step; ``fields`` are Airflow Params (titles in Bahasa Indonesia)."""
-    only_if = kwargs.pop("only_if", None)
-    agenda_event = kwargs.pop("agenda_event", None)
-    operator = RoleEntryOperator(
+    return RoleEntryOperator(
         **_common(sop_code, step_number, task_id, show, links, dict(fields or {}), None, kwargs)
     )
-    operator.only_if, operator.agenda_event = only_if, agenda_event
-    return operator
 
 
 def _common(
@@ -539,6 +622,18 @@ def signoff_body(
 
 def _raw(text: str) -> str:
     return "{% raw %}" + text + "{% endraw %}" if ("{" in text or "}" in text) else text
+
+
+def _moment(value: Any) -> datetime:
+    """A response time as the event carries it (datetime or ISO text)."""
+    from airflow.sdk.timezone import utcnow
+
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return utcnow()
 
 
 def _passed(limits: deadlines.Deadlines, opened_at: datetime, at: datetime) -> bool:

@@ -290,6 +290,8 @@ def _write_project(base: Path, http_port: int, flower_port: int) -> None:
         "PIAK_FLOWER_PORT": str(flower_port),
         "PIAK_WORKER_CONCURRENCY": "2",
         "PIAK_DEMO_RESIDENTS": "3000",
+        # the demo's accounts of config/access.yaml: production would refuse them
+        "PIAK_DEPLOYMENT": "demo",
         "PIAK_CONFIG_DIR": str(base / "config"),
         "PIAK_SECRETS_DIR": str(base / "secrets"),
         "PIAK_OFFSITE_DIR": str(offsite),

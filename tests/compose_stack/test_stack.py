@@ -1,7 +1,8 @@
 """docker-compose.yaml built and running (``make test-compose``): the start gated by health and
-by the init service, real FAB logins, the nightly backup and a data request run by the Celery
-worker containers with their sign-offs answered only by the role holders, the agenda in the
-PostgreSQL container, the optional profiles - and a broken service caught by the health check.
+by the init service, real FAB logins with the roles and DAG permissions of config/access.yaml,
+the nightly backup and a data request run by the Celery worker containers with their sign-offs
+answered only by the role holders, the agenda in the PostgreSQL container, the optional
+profiles - and a broken service caught by the health check.
 
 The last test breaks the workers' broker on purpose (and puts them back afterwards)."""
 
@@ -12,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from access_helpers import OUTSIDER, TRIGGER_CONF, expected_fab_state, fab_state
 from e2e.test_data_provision_dag import CHAIN, REQUEST
 
-from piak import backupset
+from piak import access, backupset
 
 from .conftest import StackNotReady
 
@@ -152,6 +154,24 @@ def test_a_data_request_is_decided_only_by_the_role_holders(compose_stack):
         "sekretaris",
     )
     assert {int(row["step_number"]) for row in rows} == set(range(1, 12))
+
+
+def test_fab_roles_and_dag_permissions_are_the_access_file_the_stack_mounts(compose_stack):
+    """What airflow-init (``piak.deploy access``) and the DAG processor (each DAG's
+    access_control) made in the stack's FAB tables is what the mounted config/access.yaml
+    says - the file each DAG's first task checks triggers against."""
+    airflow = compose_stack
+    config = access.load(airflow.stack.base / "config" / "access.yaml")
+    expected = expected_fab_state(config)
+    found = fab_state(airflow)
+    assert {name: found.get(name) for name in expected} == expected
+    refused = airflow.api(
+        OUTSIDER,
+        "POST",
+        "/dags/database_recovery/dagRuns",
+        json={"logical_date": None, "conf": TRIGGER_CONF["database_recovery"]},
+    )
+    assert refused.status_code == 403, refused.text
 
 
 def test_flower_and_the_cli_start_only_with_their_profiles(compose_stack):

@@ -113,3 +113,38 @@ def test_parsing_touches_no_database_and_no_network(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "parsed" in result.stdout
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
+def test_every_dag_first_checks_who_triggered_it_and_carries_its_permissions(dagbag, path):
+    """Nothing runs before ``check_trigger_rights``; the DAG's FAB permissions are the ones
+    ``config/access.yaml`` gives it; every role answering a sign-off may see it."""
+    from piak import access
+
+    dag = dagbag.dags[path.stem]
+    config = access.load()
+    assert [t.task_id for t in dag.roots] == ["check_trigger_rights"]
+    first = dag.get_task("check_trigger_rights")
+    assert first.retries >= 1 and first.steps_covered == ()
+    assert dag.access_control == config.fab_access_control(dag.dag_id)
+    for role, permissions in dag.access_control.items():
+        assert set(permissions) <= {"DAGs", "DAG Runs"}, role
+        assert permissions["DAGs"] == {"can_read"}, "nobody but Admin edits or deletes a DAG"
+    seeing = set(config.rights(dag.dag_id).seeing)
+    for task in dag.tasks:
+        assert getattr(task, "answering_roles", set)() <= seeing, task.task_id
+
+
+def test_a_production_recovery_waits_for_both_permissions_before_touching_anything(dagbag):
+    dag = dagbag.dags["database_recovery"]
+    kasi = dag.get_task("permit_production_restore_kasi")
+    kabid = dag.get_task("permit_production_restore_kabid")
+    safety = dag.get_task("export_safety_backup")
+    assert (kasi.role, kabid.role) == ("kasi", "kabid")
+    assert kasi.run_if == kabid.run_if == "piak.recovery:production_target"
+    assert kasi.fail_on_reject and kabid.fail_on_reject
+    assert kabid.task_id in kasi.downstream_task_ids
+    assert safety.upstream_task_ids == {kabid.task_id} and safety.trigger_rule == "none_failed"
+    touching = {"export_safety_backup", "import_backup_set"}
+    assert touching <= kabid.get_flat_relative_ids(upstream=False)
+    assert not touching & kasi.get_flat_relative_ids(upstream=True)

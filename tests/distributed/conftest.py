@@ -4,9 +4,11 @@
 dag-processor, triggerer and two Celery workers (``worker-a``, ``worker-b``), with the metadata
 and the agenda in databases of this session's own on the machine's PostgreSQL, the broker in a
 Redis database number of its own (a private ``redis-server`` when none listens on
-127.0.0.1:6379) and the FAB auth manager with one user per office role, created by the same
-command as compose's init service. Each worker has its own working and temporary directory, so
-a task relying on another task's local file fails; what tasks share is PIAK_HOME/PIAK_STORAGE.
+127.0.0.1:6379) and the FAB auth manager with its roles and users made by the same command as
+compose's init service (``piak.deploy access``) from an access file of this session: the
+project's plus the small office of ``access_helpers.access_yaml(office=True)``. Each worker has
+its own working and temporary directory, so a task relying on another task's local file fails;
+what tasks share is PIAK_HOME/PIAK_STORAGE.
 Every process runs in a process group of its own and all are stopped after the last test of
 this package (package scope: the rest of the suite runs without it), also when a test or the
 start-up fails.
@@ -27,10 +29,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from access_helpers import access_yaml
 from backup_helpers import unscheduled_backup_config, unscheduled_usage_policy
 from e2e.conftest import DAG_IDS, Airflow
 
@@ -217,7 +221,11 @@ def _topology_env(base: Path, port: int, metadata_url: str, agenda_url: str, bro
     from cryptography.fernet import Fernet
 
     piak_home = base / "piak_home"
-    env = demo.airflow_env(base / "airflow_home", port=port, piak_home=piak_home)
+    access_file = base / "access.yaml"
+    access_file.write_text(access_yaml(date.today(), office=True), encoding="utf-8")
+    env = demo.airflow_env(
+        base / "airflow_home", port=port, piak_home=piak_home, access_path=access_file
+    )
     for sqlite_only in ("SQL_ALCHEMY_CONNECT_ARGS", "SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
         env.pop(f"AIRFLOW__DATABASE__{sqlite_only}")  # the metadata is on PostgreSQL here
     env.update(
@@ -266,10 +274,10 @@ def _prepare(env: dict[str, str], base: Path) -> dict[str, str]:
     if migrate.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{migrate.stdout[-3000:]}{migrate.stderr}")
     passwords = base / "airflow_home" / "passwords.json"
-    sync = [sys.executable, "-m", "piak.deploy", "users", "--passwords", str(passwords)]
+    sync = [sys.executable, "-m", "piak.deploy", "access", "--passwords", str(passwords)]
     users = subprocess.run(sync, **run, check=False)
     if users.returncode != 0:
-        raise RuntimeError(f"piak.deploy users failed:\n{users.stdout}{users.stderr[-3000:]}")
+        raise RuntimeError(f"piak.deploy access failed:\n{users.stdout}{users.stderr[-3000:]}")
     demo.prepare_home(Path(env["PIAK_HOME"]), residents=3000)
     return json.loads(passwords.read_text())
 

@@ -1,6 +1,8 @@
 """The nightly backup on the production topology: CeleryExecutor, two workers, PostgreSQL
 metadata and agenda, FAB logins; the hand-over run it starts, signed by the Kasi then the Kabid
-via REST."""
+via REST - started by ``serba`` (administrator, kasi, kabid: the hand-over carries him over as
+its triggering user), so FAB refuses him both sign-offs, and ``plt`` (kasi, kabid), who receives
+the Kasi's copy, may not receive the Kabid's too: each with its reason."""
 
 from __future__ import annotations
 
@@ -14,11 +16,17 @@ DAG = "backup_database"
 HANDOVER = "backup_handover"
 
 
-def _sign(airflow, run_id: str, task_id: str, user: str, intruder: str) -> None:
-    """``intruder`` is refused (403), then ``user`` approves."""
+SELF = "Anda memicu run ini"
+TWICE = "dua tanda tangan berurutan"
+
+
+def _sign(airflow, run_id: str, task_id: str, user: str, intruders: dict[str, str]) -> None:
+    """Every intruder is refused (403, with the reason given), then ``user`` approves."""
     airflow.wait_task(HANDOVER, run_id, task_id, {"awaiting_input"})
-    refused = airflow.answer(intruder, HANDOVER, run_id, task_id, ["Setujui"])
-    assert refused.status_code == 403, refused.text
+    for intruder, reason in intruders.items():
+        refused = airflow.answer(intruder, HANDOVER, run_id, task_id, ["Setujui"])
+        assert refused.status_code == 403, refused.text
+        assert reason in refused.json()["detail"], refused.text
     ok = airflow.answer(user, HANDOVER, run_id, task_id, ["Setujui"], {"catatan": "diterima"})
     assert ok.status_code == 200, ok.text
 
@@ -27,19 +35,21 @@ def test_backup_runs_on_two_celery_workers_with_handover_signed_by_fab_users(
     distributed_airflow,
 ):
     airflow = distributed_airflow
-    run_id = airflow.trigger(DAG, {}, user="administrator")
+    run_id = airflow.trigger(DAG, {}, user="serba")
     assert airflow.wait_run(DAG, run_id, timeout=300) == "success"
     placed = {e.task_id: e for e in airflow.agenda(run_id)}["place_backup_set"]
     handover = "handover__" + placed.output_ref.rsplit("/", 1)[-1]
-    _sign(airflow, handover, "receive_copy_kasi", "kasi", intruder="kabid")
-    _sign(airflow, handover, "receive_copy_kabid", "kabid", intruder="admin")
+    not_kasi = {"kabid": "baru boleh menjawab langkah ini mulai", "serba": SELF}  # escalation
+    _sign(airflow, handover, "receive_copy_kasi", "plt", intruders=not_kasi)
+    not_kabid = {"admin": "bukan penandatangan", "serba": SELF, "plt": TWICE}
+    _sign(airflow, handover, "receive_copy_kabid", "kabid", intruders=not_kabid)
     assert airflow.wait_run(HANDOVER, handover, timeout=300) == "success"
 
     recorded = airflow.agenda(run_id) + airflow.agenda(handover)
     assert {e.step_number for e in recorded} == set(range(1, 9)), "every SOP step is in the agenda"
     entries = {e.task_id: e for e in recorded}
     assert (entries["receive_copy_kasi"].actor, entries["receive_copy_kabid"].actor) == (
-        "kasi",
+        "plt",
         "kabid",
     )
     set_name = entries["record_handover"].output_ref

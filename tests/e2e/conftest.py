@@ -2,7 +2,9 @@
 
 It runs the embedded default exactly as ``make demo`` does (``piak.demo.airflow_env``), but with
 its own AIRFLOW_HOME and PIAK_HOME under pytest's temporary directory. Tests talk to it only
-through its REST API, as the office's users (simple auth manager logins from config/roles.yaml).
+through its REST API, as the office's users (simple auth manager logins: the users of the
+project's config/access.yaml and the extra people of ``access_helpers.EXTRA``, in an access file
+of its own that a test may swap while its runs wait).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from access_helpers import access_yaml
 from backup_helpers import unscheduled_backup_config, unscheduled_usage_policy
 
 from piak import demo
@@ -68,10 +72,12 @@ class Airflow:
         return self._tokens[user]
 
     def api(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.request(user, method, f"/api/v2{path}", **kwargs)
+
+    def request(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """``path`` under the server's root, as ``user`` (bearer token)."""
         headers = {"Authorization": f"Bearer {self.token(user)}", **kwargs.pop("headers", {})}
-        return requests.request(
-            method, f"{self.url}/api/v2{path}", headers=headers, timeout=60, **kwargs
-        )
+        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
 
     def agenda(self, run_id: str) -> list[Any]:
         """The agenda entries of a run, read from this Airflow's agenda store."""
@@ -170,6 +176,16 @@ class Airflow:
                 steps.pop(0)
             time.sleep(1)
 
+    def wait_finished(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
+        """The run's state once it is ``success`` or ``failed``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.api("admin", "GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+            if state in ("success", "failed"):
+                return state
+            time.sleep(1)
+        raise AssertionError(f"{dag_id}/{run_id}: not finished after {timeout}s")
+
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
         deadline = time.monotonic() + timeout
         state = None
@@ -240,7 +256,9 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     base = tmp_path_factory.mktemp("airflow")
     airflow_home, piak_home = base / "airflow_home", base / "piak_home"
     port = _free_port()
-    env = demo.airflow_env(airflow_home, port=port, piak_home=piak_home)
+    access_file = base / "access.yaml"
+    access_file.write_text(access_yaml(date.today()), encoding="utf-8")
+    env = demo.airflow_env(airflow_home, port=port, piak_home=piak_home, access_path=access_file)
     # The project's backup configuration, triggered by the tests instead of nightly (a scheduled
     # run would wait for its hand-over and, with one active run at a time, block the tests').
     (base / "backup.yaml").write_text(unscheduled_backup_config())
@@ -256,7 +274,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     (base / "signoffs.yaml").write_text((ROOT / "config" / "signoffs.yaml").read_text())
     env["PIAK_SIGNOFFS_FILE"] = str(base / "signoffs.yaml")
     demo.prepare_home(piak_home, residents=3000)
-    passwords = demo.ensure_passwords(airflow_home)
+    passwords = demo.ensure_passwords(airflow_home, access_file)
     log = base / "standalone.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

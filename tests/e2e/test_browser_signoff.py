@@ -219,3 +219,18 @@ def test_kasi_signs_the_handover_in_the_browser_and_the_jfu_cannot(
         assert (entry.outcome, entry.actor, entry.note) == ("approved", "kasi", NOTE)
     finally:
         end_run(airflow, run_id)
+
+
+def test_the_trigger_button_is_disabled_for_whoever_may_not_trigger_the_dag(
+    airflow: Airflow, playwright: Playwright, chromium: Path, tmp_path: Path
+):
+    """The DAG page as the Kasi (may see database_recovery, may not start it) and as the
+    administrator (may): the same Trigger button, disabled for the one, usable for the other."""
+    for user, enabled in (("kasi", False), ("administrator", True)):
+        password = airflow.passwords[user]
+        with signed_in(playwright, chromium, tmp_path / user, airflow.url, user, password) as page:
+            page.goto(f"{airflow.url}/dags/database_recovery")
+            button = page.get_by_test_id("trigger-dag-button").first
+            expect(button).to_be_visible()
+            expect(button).to_be_enabled() if enabled else expect(button).to_be_disabled()
+            shot(page, f"{user}-trigger-button")
