@@ -16,6 +16,7 @@ TRIGGER_CONF: dict[str, dict[str, Any]] = {
     "helpdesk": {
         "pelapor": "Siti Aminah",
         "asal": "Kecamatan Contoh Barat",
+        "kontak": "0812-3456-7890",
         "kategori": "Aplikasi SIAK",
         "uraian": "Aplikasi SIAK tidak bisa mencetak KK sejak pagi.",
     },
@@ -44,15 +45,11 @@ TRIGGER_CONF: dict[str, dict[str, Any]] = {
     "network_maintenance": {
         "pelapor": "Siti Aminah",
         "lokasi": "Kantor Kecamatan Contoh Barat",
-        "alamat_ip": "127.0.0.1",
+        "alamat_pc": "127.0.0.1",
         "uraian": "Aplikasi SIAK tidak bisa dibuka",
     },
-    "out_of_policy_usage": {
-        "user_id": "op.rina0123",
-        "mesin": "pc-kec-02",
-        "program": "SIAK Client",
-        "uraian": "Pemeriksaan rutin sesi pengguna",
-    },
+    "out_of_policy_usage": {},
+    "out_of_policy_case": {"case_id": "KASUS-20260101-0900-UJI0001"},
 }
 #: Who triggers each DAG in the tests (a holder of one of its trigger roles).
 HOLDER = {
