@@ -11,56 +11,31 @@ must be regular files, never symlinks. A set is sound only when its files match 
 *and* its contents hold the rows the manifest recorded (:func:`verify_set`); a set without any
 row is accepted only when the manifest says the source was empty.
 
-Sets are built under a temporary name (``.<set name>.partial``) and renamed into place only when
-the manifest is written, so a crash never leaves something that looks like a backup.
+Sets are sealed folders (:mod:`piak.sealed`, kind ``backup-set``): built under a temporary name
+(``.<set name>.partial``) and renamed into place only when the manifest is written, so a crash
+never leaves something that looks like a backup. Sets written before (``piak-backup-set/1``) stay
+readable and keep their format.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from piak import sealed
 from piak.errors import PiakError
+from piak.sealed import MANIFEST, FileEntry, ManifestError
 
-MANIFEST = "manifest.json"
-FORMAT = "piak-backup-set/1"
-CHUNK = 4 * 1024 * 1024
+__all__ = ["MANIFEST", "FileEntry", "Manifest", "ManifestError"]  # the set's vocabulary
+KIND = "backup-set"
+LEGACY_FORMAT = "piak-backup-set/1"
+CHUNK = sealed.CHUNK
 #: ``siak_20261125T2300``: a label, then the run's logical date in WIB.
 SET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}_\d{8}T\d{4}$")
-#: A file inside a set: one plain name (dump files, logs), never a path, hidden or partial name.
-FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.%+-]{0,199}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class ManifestError(PiakError):
-    """A manifest that is missing, unreadable or does not match its own checksum."""
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """One file of a set: its size and SHA-256 as stored; for an encrypted file (``*.age``)
-    also the size and SHA-256 of its plaintext."""
-
-    name: str
-    size: int
-    sha256: str
-    plain_size: int | None = None
-    plain_sha256: str | None = None
-
-    @property
-    def encrypted(self) -> bool:
-        return self.plain_sha256 is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass
@@ -77,10 +52,14 @@ class Manifest:
     schemas: list[str] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The manifest's format: new sets are sealed folders; older ones keep theirs.
+    format: str = sealed.FORMAT
 
     def body(self) -> dict[str, Any]:
+        kind = {"kind": KIND} if self.format == sealed.FORMAT else {}
         return {
-            "format": FORMAT,
+            "format": self.format,
+            **kind,
             "set": self.set_name,
             "database": self.database,
             "engine": self.engine,
@@ -112,44 +91,11 @@ class Manifest:
         return _digest(self.body())
 
     def to_json(self) -> str:
-        body = self.body()
-        return json.dumps({**body, "manifest_sha256": _digest(body)}, indent=2, ensure_ascii=False)
+        return sealed.manifest_text(self.body())
 
 
-def _digest(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def validate_file_name(name: Any, where: str = "manifest") -> str:
-    """A file entry of a manifest: a plain name inside its set (see the module docstring)."""
-    if not isinstance(name, str) or not FILE_NAME.match(name) or ".." in name:
-        raise ManifestError(
-            f"{where}: nama berkas {name!r} tidak sah (harus nama berkas biasa di dalam set: "
-            "tanpa '/', '..', path absolut atau nama tersembunyi)"
-        )
-    return name
-
-
-_PLAIN = {"plain_size", "plain_sha256"}
-
-
-def _file_entry(raw: Any, where: str) -> FileEntry:
-    keys = set(raw) if isinstance(raw, dict) else set()
-    if keys not in ({"name", "size", "sha256"}, {"name", "size", "sha256", *_PLAIN}):
-        raise ManifestError(f"{where}: entri berkas harus berisi name, size dan sha256")
-    name = validate_file_name(raw["name"], where)
-    sizes = [raw["size"], *([raw["plain_size"]] if "plain_size" in raw else [])]
-    digests = [raw["sha256"], *([raw["plain_sha256"]] if "plain_sha256" in raw else [])]
-    for size in sizes:
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ManifestError(f"{where}: ukuran berkas {name} tidak sah: {size!r}")
-    for digest in digests:
-        if not isinstance(digest, str) or not _SHA256.match(digest):
-            raise ManifestError(f"{where}: SHA-256 berkas {name} tidak sah")
-    if keys >= _PLAIN and not name.endswith(".age"):
-        raise ManifestError(f"{where}: berkas terenkripsi {name} harus bernama *.age")
-    return FileEntry(name, sizes[0], digests[0], *sizes[1:], *digests[1:])
+#: The checksum of a manifest body (both formats use the same canonical JSON).
+_digest = sealed.checksum
 
 
 def validate_set_name(name: str) -> str:
@@ -167,47 +113,28 @@ def set_name_for(label: str, when: datetime) -> str:
     return validate_set_name(f"{label}_{when:%Y%m%dT%H%M}")
 
 
-def sha256_file(path: Path) -> tuple[int, str]:
-    """Size and SHA-256 of a file, read once in chunks."""
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-def describe_files(folder: Path, names: Iterable[str]) -> list[FileEntry]:
-    return [FileEntry(name, *sha256_file(folder / name)) for name in sorted(names)]
+sha256_file = sealed.sha256_file
+describe_files = sealed.describe
 
 
 def load_manifest(set_dir: Path) -> Manifest:
     """Read and check a set's manifest (its own checksum included); it must be the manifest of
     the set named like its folder."""
-    path = set_dir / MANIFEST
-    if path.is_symlink():
-        raise ManifestError(f"{set_dir.name}: {MANIFEST} adalah symlink: bukan set cadangan")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{set_dir.name}: tidak ada {MANIFEST}: bukan set cadangan") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{set_dir.name}: {MANIFEST} tidak terbaca: {exc}") from None
-    return parse_manifest(text, set_dir.name, expected_set=set_dir.name)
+        data = sealed.read_file(set_dir, kind=KIND, legacy={LEGACY_FORMAT: sealed.checksum})
+    except ManifestError as exc:
+        raise ManifestError(f"{exc}: bukan set cadangan") from None
+    return _manifest(data, set_dir.name, expected_set=set_dir.name)
 
 
 def parse_manifest(text: str, where: str, *, expected_set: str | None = None) -> Manifest:
     """Check a manifest's text (format, its own checksum, every entry) wherever it was read
     from; ``expected_set`` is the set it must belong to (its folder's name)."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ManifestError(f"{where}: {MANIFEST} tidak terbaca: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ManifestError(f"{where}: {MANIFEST} bukan format {FORMAT}")
-    claimed = data.pop("manifest_sha256", None)
-    if claimed != _digest(data):
-        raise ManifestError(f"{where}: checksum {MANIFEST} tidak cocok (berkas diubah)")
+    data = sealed.read(text, where, kind=KIND, legacy={LEGACY_FORMAT: sealed.checksum})
+    return _manifest(data, where, expected_set=expected_set)
+
+
+def _manifest(data: dict[str, Any], where: str, *, expected_set: str | None) -> Manifest:
     try:
         manifest = Manifest(
             set_name=data["set"],
@@ -216,10 +143,11 @@ def parse_manifest(text: str, where: str, *, expected_set: str | None = None) ->
             tool=data["tool"],
             started_at=data["started_at"],
             finished_at=data["finished_at"],
-            files=[_file_entry(f, where) for f in data["files"]],
+            files=sealed.parse_entries(data["files"], where),
             schemas=list(data.get("schemas") or []),
             row_counts={str(k): _count(v) for k, v in (data.get("row_counts") or {}).items()},
             extra=dict(data.get("extra") or {}),
+            format=data["format"],
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ManifestError(f"{where}: {MANIFEST} tidak lengkap: {exc}") from None
@@ -231,9 +159,6 @@ def parse_manifest(text: str, where: str, *, expected_set: str | None = None) ->
         raise ManifestError(
             f"{where}: {MANIFEST} milik set {manifest.set_name}, bukan {expected_set}"
         )
-    names = [f.name for f in manifest.files]
-    if MANIFEST in names or len(set(names)) != len(names):
-        raise ManifestError(f"{where}: daftar berkas {MANIFEST} berisi nama ganda")
     return manifest
 
 
@@ -274,25 +199,7 @@ def verify_set(
         manifest = load_manifest(set_dir)
     except ManifestError as exc:
         return Verification(set_dir, [str(exc)])
-    problems = []
-    listed = {f.name for f in manifest.files}
-    present = {p.name for p in set_dir.iterdir()} - {MANIFEST}
-    problems += [f"berkas tambahan {name}" for name in sorted(present - listed)]
-    for entry in manifest.files:
-        path = set_dir / entry.name
-        if path.is_symlink():
-            problems.append(f"berkas {entry.name} adalah symlink (ditolak)")
-            continue
-        if not path.is_file():
-            problems.append(f"berkas {entry.name} hilang")
-            continue
-        if path.stat().st_size != entry.size:
-            problems.append(
-                f"berkas {entry.name}: ukuran {path.stat().st_size} bukan {entry.size} byte"
-            )
-            continue
-        if sha256_file(path)[1] != entry.sha256:
-            problems.append(f"berkas {entry.name}: SHA-256 berbeda")
+    problems = sealed.file_problems(set_dir, manifest.files)
     unchecked = []
     if contents and not problems:
         if manifest.encrypted and not identities and manifest.engine == "sqlite":
@@ -331,23 +238,12 @@ def partial_dir(backup_dir: Path, set_name: str) -> Path:
 
 def start_set(backup_dir: Path, set_name: str) -> Path:
     """A fresh temporary folder for building ``set_name`` (a leftover from a crash is removed)."""
-    validate_set_name(set_name)
-    work = partial_dir(backup_dir, set_name)
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    return work
+    return sealed.start(backup_dir, validate_set_name(set_name))
 
 
 def finish_set(work: Path, manifest: Manifest) -> Path:
     """Write the manifest, then move the folder to its final name (atomic rename)."""
-    final = work.parent / manifest.set_name
-    _write_atomic(work / MANIFEST, manifest.to_json())
-    if final.exists():
-        raise PiakError(f"set {manifest.set_name} sudah ada di {final.parent}")
-    os.replace(work, final)
-    _fsync_dir(final.parent)
-    return final
+    return sealed.seal(work, work.parent / manifest.set_name, manifest.to_json())
 
 
 def list_sets(backup_dir: Path) -> Iterator[Path]:
@@ -355,20 +251,3 @@ def list_sets(backup_dir: Path) -> Iterator[Path]:
     if not backup_dir.is_dir():
         return iter(())
     return iter(sorted(p for p in backup_dir.iterdir() if p.is_dir() and SET_NAME.match(p.name)))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

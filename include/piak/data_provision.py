@@ -8,7 +8,6 @@ earlier ones wrote there (tasks may run on different workers that share the stor
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -18,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from piak import letters, settings
+from piak import letters, sealed, settings
 from piak.errors import PiakError
 from piak.files import write_text_atomic
 from piak.provision.config import Office, load_settings
@@ -459,11 +458,7 @@ def _zip(package: Path, data_dir: Path, letter: Path) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(4 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sealed.sha256_file(path)[1]
 
 
 # -- step 11 -------------------------------------------------------------------------------

@@ -10,17 +10,15 @@ when every file in it was verified.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 from collections.abc import Generator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from piak import backupset
+from piak import backupset, sealed
 from piak.errors import PiakError
 
 CHUNK = backupset.CHUNK
@@ -129,32 +127,11 @@ class CopyReport:
     bytes_copied: int
 
 
-def _hash_stream(handle: IO[bytes], sink: IO[bytes] | None = None) -> tuple[int, str]:
-    """Size and SHA-256 of ``handle``'s bytes, also written to ``sink`` when given.
-
-    Hashing a chunk runs in a helper thread (hashlib releases the GIL) while the next chunk is
-    read and this one written, so reading, writing and hashing overlap on two cores.
-    """
-    digest, size = hashlib.sha256(), 0
-    with ThreadPoolExecutor(1) as hasher:
-        pending = None
-        while chunk := handle.read(CHUNK):
-            if pending is not None:
-                pending.result()
-            pending = hasher.submit(digest.update, chunk)
-            if sink is not None:
-                sink.write(chunk)
-            size += len(chunk)
-        if pending is not None:
-            pending.result()
-    return size, digest.hexdigest()
-
-
 def _verified(target: Target, path: str, entry: backupset.FileEntry) -> bool:
     if target.size(path) != entry.size:
         return False
     with target.open_read(path) as handle:
-        return _hash_stream(handle) == (entry.size, entry.sha256)
+        return sealed.hash_stream(handle) == (entry.size, entry.sha256)
 
 
 def copy_set(set_dir: Path, target: Target) -> CopyReport:
@@ -182,7 +159,7 @@ def copy_set(set_dir: Path, target: Target) -> CopyReport:
 
 def _copy_file(source: Path, target: Target, final: str, entry: backupset.FileEntry) -> int:
     with source.open("rb") as src, _partial(target, final) as (tmp, dst):
-        size, sha256 = _hash_stream(src, dst)
+        size, sha256 = sealed.hash_stream(src, dst)
     if (size, sha256) != (entry.size, entry.sha256):
         target.remove(tmp)
         raise PiakError(f"{source} berubah sejak manifest dibuat: salinan dibatalkan")

@@ -9,7 +9,6 @@ transfers of dump files and logs.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import posixpath
 import re
@@ -19,7 +18,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
-from piak import backupset, datapump
+from piak import datapump, sealed
 from piak.backup_config import OracleConfig
 from piak.errors import PiakError
 
@@ -163,28 +162,20 @@ def read_text(sftp: Any, path: str) -> str | None:
 
 def download(sftp: Any, remote: str, local: Path) -> str:
     """Stream a file from the server into ``local``; its SHA-256, computed on the way."""
-    digest = hashlib.sha256()
     try:
         source = sftp.open(remote, "rb")
     except FileNotFoundError:
         raise PiakError(f"berkas dump {posixpath.basename(remote)} tidak ada di server") from None
     with source, local.open("wb") as target:
         source.prefetch()
-        while chunk := source.read(backupset.CHUNK):
-            digest.update(chunk)
-            target.write(chunk)
-    return digest.hexdigest()
+        return sealed.hash_stream(source, target)[1]
 
 
 def upload(sftp: Any, local: Path, remote: str) -> str:
     """Stream ``local`` to ``remote`` on the server; its SHA-256, computed on the way."""
-    digest = hashlib.sha256()
     with local.open("rb") as source, sftp.open(remote, "wb") as target:
         target.set_pipelined(True)
-        while chunk := source.read(backupset.CHUNK):
-            digest.update(chunk)
-            target.write(chunk)
-    return digest.hexdigest()
+        return sealed.hash_stream(source, target)[1]
 
 
 def remote_sha256(ssh_client: Any, path: str, *, timeout: float) -> str | None:

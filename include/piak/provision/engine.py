@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from piak import sealed
 from piak.errors import PiakError
-from piak.files import write_text_atomic
 from piak.provision import aggregate, individual
 from piak.provision.catalog import load
 from piak.provision.output import Written, cover_lines, now_wib
@@ -27,38 +26,30 @@ from piak.provision.request import Regions, Request, describe_scope, load_region
 from piak.provision.source import CHUNK_ROWS, dialect_of
 from piak.provision.sql import Query, aggregate_query, individual_query
 
-MANIFEST = "manifest.json"
-FORMAT = "piak-data-provision/2"
+MANIFEST = sealed.MANIFEST
+KIND = "data-release"
+#: Releases made before they were sealed folders; read with their own checksum rule.
+LEGACY_FORMAT = "piak-data-provision/2"
 SUPPRESSION_METHOD = (
     "primer 1..ambang-1 di semua tabel dan tingkat; sekunder sampai audit LP (HiGHS) atas "
     "seluruh rilis lulus: tiap sel kecil tidak dapat dihitung dan tidak dapat dibuktikan kecil"
 )
 
 
-def _checksum(body: dict[str, Any]) -> str:
+def _legacy_checksum(body: dict[str, Any]) -> str:
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def load_manifest(out_dir: Path) -> dict[str, Any]:
-    """The manifest of an output folder; ``PiakError`` if missing, unreadable or altered."""
-    path = Path(out_dir) / MANIFEST
+    """The manifest of an output folder (a sealed folder of kind ``data-release``); ``PiakError``
+    if missing, unreadable or altered."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise PiakError(f"{path}: manifest tidak dapat dibaca ({exc})") from exc
-    body = {k: v for k, v in data.items() if k != "manifest_sha256"}
-    if data.get("format") != FORMAT or data.get("manifest_sha256") != _checksum(body):
-        raise PiakError(f"{path}: manifest rusak atau diubah (checksum tidak cocok)")
-    return data
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(4 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
+        body = sealed.read_file(Path(out_dir), kind=KIND, legacy={LEGACY_FORMAT: _legacy_checksum})
+        sealed.parse_entries(body.get("files"), Path(out_dir).name)
+    except sealed.ManifestError as exc:
+        raise PiakError(f"{Path(out_dir) / MANIFEST}: manifest rusak atau diubah ({exc})") from None
+    return body
 
 
 def verify_output(out_dir: Path) -> list[str]:
@@ -68,19 +59,7 @@ def verify_output(out_dir: Path) -> list[str]:
         manifest = load_manifest(out_dir)
     except PiakError as exc:
         return [str(exc)]
-    problems = []
-    listed = {entry["name"] for entry in manifest["files"]}
-    for entry in manifest["files"]:
-        path = out_dir / entry["name"]
-        if not path.is_file():
-            problems.append(f"{entry['name']}: hilang")
-        elif path.stat().st_size != entry["size"]:
-            problems.append(f"{entry['name']}: ukuran berubah")
-        elif _file_sha256(path) != entry["sha256"]:
-            problems.append(f"{entry['name']}: SHA-256 tidak cocok")
-    extra = {p.name for p in out_dir.iterdir()} - listed - {MANIFEST}
-    problems += [f"{name}: berkas tambahan yang tidak ada di manifest" for name in sorted(extra)]
-    return problems
+    return sealed.file_problems(out_dir, sealed.parse_entries(manifest["files"], out_dir.name))
 
 
 def summary(manifest: dict[str, Any], out_dir: Path, *, reused: bool) -> dict[str, Any]:
@@ -123,12 +102,7 @@ def _existing(out_dir: Path, request: Request, reuse: bool) -> dict[str, Any] | 
 
 
 def _start(out_dir: Path) -> Path:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = out_dir.parent / f".{out_dir.name}.partial"
-    if work.exists():  # left by a run that crashed: never a finished output
-        shutil.rmtree(work)
-    work.mkdir()
-    return work
+    return sealed.start(out_dir.parent, out_dir.name)
 
 
 def _manifest(
@@ -144,7 +118,8 @@ def _manifest(
     )
     audit = extra.pop("suppression_audit", None)
     body = {
-        "format": FORMAT,
+        "format": sealed.FORMAT,
+        "kind": KIND,
         "created_at": now_wib().isoformat(timespec="seconds"),
         "request": request.to_params(),
         "request_sha256": request.fingerprint(),
@@ -177,7 +152,7 @@ def _manifest(
         "pks": request.agreement.as_record() if request.agreement else None,
         **extra,
     }
-    return {**body, "manifest_sha256": _checksum(body)}
+    return body
 
 
 def _aggregate(
@@ -284,21 +259,10 @@ def prepare_data(
                 request, conn, dialect, regions, work, pseudonyms, chunk_rows, xlsx_max_rows
             )
         manifest = _manifest(request, regions, dialect, files, tables, extra)
-        write_text_atomic(work / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
-        _fsync_dir(work)
         if out_dir.exists():
             out_dir.rmdir()  # empty (checked above)
-        os.replace(work, out_dir)
-        _fsync_dir(out_dir.parent)
+        sealed.seal(work, out_dir, sealed.manifest_text(manifest))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return summary(manifest, out_dir, reused=False)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
