@@ -13,11 +13,12 @@ venv:
 demo: venv
 	$(PY) -m piak demo --residents $${RESIDENTS:-100000}
 
-## make test: ruff (lint + format check, AIR rules) and pytest (all but the load and stack tests)
+## make test: ruff (lint + format check, AIR rules) and pytest: unit, integration and end-to-end on
+## one shared Airflow (the Celery topology and the compose stack have their own targets)
 test: venv
-	scripts/test.sh -m "not load and not compose"
+	scripts/test.sh -m "not distributed and not load and not compose"
 
-## make test-distributed: the production topology on loopback, with the 20-request load test
+## make test-distributed: the production topology on loopback (started once), with the load test
 test-distributed: venv
 	.venv/bin/python -m pytest tests/distributed
 

@@ -127,6 +127,10 @@ class SopDag(DAG):
             step_number=min(numbers) if numbers else registry.get_sop(sop_code).steps[0].number,
             dag=self,
         )
+        # A setup task: when it fails, Airflow marks every task after it upstream_failed,
+        # including those whose trigger rule also runs after failures (all_done) - a refused run
+        # ends failed with nothing else run.
+        first.as_setup()
         for task in roots:
             first >> task
 
