@@ -4,6 +4,7 @@ retention policy and the administrators' command line."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -206,3 +207,31 @@ def test_cli_refuses_what_is_not_a_set(tmp_path):
     assert result.returncode == 1 and "bukan set cadangan" in result.stderr
     missing = piak_cli("backup", "--sqlite", str(tmp_path / "none.db"), "--dest", str(tmp_path))
     assert missing.returncode == 2 and "tidak ditemukan" in missing.stderr
+
+
+def test_a_set_in_the_earlier_format_verifies_copies_and_restores(tmp_path):
+    """Sets written before the sealed-folder format (``piak-backup-set/1``) stay usable."""
+    legacy = ROOT / "tests" / "data" / "legacy_sets" / "siak_20260901T2300"
+    manifest = backupset.load_manifest(legacy)
+    assert manifest.format == backupset.LEGACY_FORMAT
+    assert backupset.verify_set(legacy).problems == []
+
+    offsite.copy_set(legacy, offsite.LocalTarget(tmp_path / "flashdisk"))
+    copy = tmp_path / "flashdisk" / legacy.name
+    assert backupset.verify_set(copy).problems == []
+    assert (copy / "manifest.json").read_bytes() == (legacy / "manifest.json").read_bytes()
+
+    target = tmp_path / "restored.db"
+    counts = sqlite_backup.restore(copy, target)
+    assert counts == {"agenda_uji": 5, "setup_kec": 12} == manifest.row_counts
+    with sqlite3.connect(target) as conn:
+        names = [r[0] for r in conn.execute("SELECT nama_kec FROM setup_kec ORDER BY no_kec")]
+    assert names[0] == "KECAMATAN CONTOH 01" and len(names) == 12
+
+    tampered = tmp_path / "tampered" / legacy.name
+    tampered.parent.mkdir()
+    shutil.copytree(legacy, tampered)
+    data = json.loads((tampered / "manifest.json").read_text())
+    data["row_counts"]["setup_kec"] = 11
+    (tampered / "manifest.json").write_text(json.dumps(data))
+    assert "checksum" in " ".join(backupset.verify_set(tampered).problems).lower()
