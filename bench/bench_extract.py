@@ -133,11 +133,11 @@ def _registry() -> None:
 
 
 def _queries(database: Path, kind: str) -> list:
-    from piak import provision
+    from piak import provision, siak_db
     from piak.provision.catalog import load
     from piak.provision.sql import aggregate_query, individual_query
 
-    with provision.connect_sqlite(database) as conn:
+    with siak_db.connect_sqlite(database) as conn:
         request = provision.validate_request(
             _params(kind), region_lookup=lambda: provision.load_regions(conn)
         )

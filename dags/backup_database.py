@@ -8,7 +8,7 @@ from __future__ import annotations
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
 from piak import backup_config, notify
-from piak.dagkit import sop_dag, wait, work
+from piak.dagkit import CHECK_TIMEOUT, sop_dag, wait, work
 
 SOP = "backup_database"
 CONFIG = backup_config.load()
@@ -42,6 +42,7 @@ with sop_dag(
         conf={"set_name": "{{ ti.xcom_pull(task_ids='place_backup_set')['set'] }}"},
         logical_date=None,
         skip_when_already_exists=True,
+        execution_timeout=CHECK_TIMEOUT,
         doc_md="Membuka serah terima set malam ini (langkah 6-8) di DAG `backup_handover`.",
     )
 

@@ -6,12 +6,10 @@ the newest set verified on the server and every offsite target is older than
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.providers.standard.operators.python import PythonOperator
 
 from piak import backup, backup_config, notify
-from piak.dagkit import sop_dag
+from piak.dagkit import CHECK_TIMEOUT, sop_dag
 
 CONFIG = backup_config.load()
 
@@ -26,7 +24,7 @@ with sop_dag(
     PythonOperator(
         task_id="check_backup_freshness",
         python_callable=backup.check_freshness,
-        execution_timeout=timedelta(minutes=5),
+        execution_timeout=CHECK_TIMEOUT,
         doc_md=(
             "Set cadangan terverifikasi terbaru harus lebih muda dari batas "
             "`freshness.max_age` di `config/backup.yaml`; bila tidak, pemberitahuan dikirim."

@@ -9,7 +9,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param
 
 from piak import helpdesk
-from piak.dagkit import sop_dag, trigger_form, work
+from piak.dagkit import CHECK_TIMEOUT, sop_dag, trigger_form, work
 from piak.helpdesk import FIXED, NOT_FIXED
 from piak.signoff import Choice, decision, entry
 
@@ -97,6 +97,7 @@ with sop_dag(
         conf="{{ ti.xcom_pull(task_ids='prepare_next_round')['conf'] | tojson }}",
         logical_date=None,
         skip_when_already_exists=True,
+        execution_timeout=CHECK_TIMEOUT,
         openlineage_inject_parent_info=False,
         doc_md="Membuka putaran berikutnya keluhan yang sama (run `<tiket>__putaran-<n>`).",
     )

@@ -10,7 +10,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
 from piak import usage_policy
-from piak.dagkit import sop_dag, trigger_form, work
+from piak.dagkit import CHECK_TIMEOUT, sop_dag, trigger_form, work
 
 SOP = "out_of_policy_usage"
 POLICY = usage_policy.load_policy()
@@ -28,6 +28,7 @@ with sop_dag(
     list_cases = PythonOperator(
         task_id="list_cases",
         python_callable=usage_policy.case_runs,
+        execution_timeout=CHECK_TIMEOUT,
         doc_md="Daftar kasus yang dibuka pemantauan (satu run `out_of_policy_case` per kasus).",
     )
     open_cases = TriggerDagRunOperator.partial(
@@ -35,6 +36,7 @@ with sop_dag(
         trigger_dag_id=usage_policy.CASE_DAG,
         logical_date=None,
         skip_when_already_exists=True,
+        execution_timeout=CHECK_TIMEOUT,
         openlineage_inject_parent_info=False,
         doc_md="Membuka satu run `out_of_policy_case` per kasus (langkah 2-6).",
     ).expand_kwargs(list_cases.output)

@@ -16,7 +16,7 @@ import zlib
 import pytest
 from sop_helpers import RunTI, context
 
-from piak import access_rights, demo_db, siak_accounts
+from piak import access_register, access_rights, demo_db, siak_accounts
 from piak.access_rights import GRANT, GRANT_AND_UNBLOCK
 from piak.errors import InvalidRequest
 
@@ -152,7 +152,7 @@ def test_access_is_granted_in_siak_and_every_member_not_granted_is_told(home, si
     issued = issue(ctx)
     assert issued["actor"] == "kasi"
     db = sqlite3.connect(home / "siak.db")
-    register = access_rights.load_register()
+    register = access_register.load_register()
     for (nik, _), access, role in ((people[0], "operator_siak", "SIAK_OPERATOR"),
                                    (people[1], "operator_ktpel", "KTPEL_OPERATOR")):  # fmt: skip
         entry = register[nik]
@@ -204,10 +204,10 @@ def test_a_blocked_member_is_granted_only_on_the_kadis_decision(home, siak):
     through_decisions(ctx)
     issue(ctx)
     nik = people[0][0]
-    account = access_rights.load_register()[nik]["user_id"]
+    account = access_register.load_register()[nik]["user_id"]
     with siak_accounts.open_store() as store:
         siak_accounts.block(store, account)  # out-of-policy usage blocked this account
-    access_rights.update_register(
+    access_register.update_register(
         lambda r: r[nik].update(status="diblokir", diblokir_karena="KASUS-X")
     )
 
@@ -226,7 +226,7 @@ def test_a_blocked_member_is_granted_only_on_the_kadis_decision(home, siak):
     with sqlite3.connect(home / "siak.db") as db:
         locked = db.execute("SELECT ACCOUNT_STATUS FROM SIAK_USERS WHERE USERNAME = ?", (account,))
         assert locked.fetchone()[0] == "EXPIRED & LOCKED"  # still locked
-    assert access_rights.load_register()[nik]["status"] == "diblokir"
+    assert access_register.load_register()[nik]["status"] == "diblokir"
 
     lifted = context(
         {**conf, "nomor_surat": "800/17/KEC/2026"}, run_id="manual__lifted", ti=RunTI()
@@ -234,7 +234,7 @@ def test_a_blocked_member_is_granted_only_on_the_kadis_decision(home, siak):
     access_rights.check_members(lifted)
     through_decisions(lifted, kadis=GRANT_AND_UNBLOCK)
     issue(lifted)
-    entry = access_rights.load_register()[nik]
+    entry = access_register.load_register()[nik]
     assert entry["status"] == "aktif" and entry["user_id"] == account
     assert [h["peristiwa"] for h in entry["riwayat"]][-2:] == [
         "blokir dibuka atas keputusan Kepala Dinas",
@@ -267,7 +267,7 @@ def test_a_refusal_ends_in_its_letter_and_issues_nothing(home, siak):
     assert (closed["outcome"], closed["actor"]) == ("rejected", "kabid")
     assert "SK tim belum ada" in closed["note"]
     assert "SK tim belum ada" in pdf_text(access_rights.proposal_dir(ctx) / "surat_penolakan.pdf")
-    assert access_rights.load_register() == {}
+    assert access_register.load_register() == {}
     returned = RunTI()
     ctx = context(conf, run_id="manual__returned", ti=returned)
     access_rights.check_members(ctx)

@@ -33,7 +33,7 @@ STEPS = (
 
 #: (step, "module:attribute" to die at, which call) - each a point in the middle of a step.
 KILL_POINTS = [
-    ("prepare", "piak.backup:open_target", 1),
+    ("prepare", "piak.offsite:open_target", 1),
     ("export", "piak.sqlite_backup:row_counts", 1),  # database copied into the partial folder
     ("export", "piak.backupset:finish_set", 1),  # database complete, no manifest yet
     ("export", "os:replace", 2),  # manifest written, folder not yet renamed into place

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from piak import demo_db, provision
+from piak import demo_db, provision, siak_db
 from piak.provision import aggregate
 from piak.provision.catalog import load
 
@@ -254,7 +254,7 @@ def intervals(unknowns, a, b, ineq_rows, ineq_bounds, wanted) -> dict[int, tuple
 
 
 def make_release(database: Path, folder: Path, scope: dict) -> tuple[Release, dict[tuple, int]]:
-    with provision.connect_sqlite(database) as conn:
+    with siak_db.connect_sqlite(database) as conn:
         request = provision.validate_request(
             {**BASE, **scope}, region_lookup=lambda: provision.load_regions(conn), today=TODAY,
             floor=THRESHOLD,

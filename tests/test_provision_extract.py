@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from piak import cli, provision
+from piak import cli, provision, siak_db
 from piak.errors import InvalidRequest, PiakError
 from piak.provision import individual
 from piak.provision.catalog import load
@@ -96,7 +96,7 @@ def database(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def conn(database):
-    connection = provision.connect_sqlite(database)
+    connection = siak_db.connect_sqlite(database)
     yield connection
     connection.close()
 
@@ -700,7 +700,7 @@ def test_connect_through_the_airflow_hook(database, regions, monkeypatch, tmp_pa
     monkeypatch.setenv(
         "AIRFLOW_CONN_SIAK_UJI", json.dumps({"conn_type": "sqlite", "host": str(database)})
     )
-    connection = provision.connect("siak_uji")
+    connection = siak_db.connect("siak_uji")
     try:
         request = make(regions, **PKS, format="csv", kolom=["NAMA_LGKP"], kecamatan=["08"])
         result = provision.prepare_data(request, connection, tmp_path / "h")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from piak import demo_db, provision
+from piak import demo_db, provision, siak_db
 from piak.provision.catalog import load
 from piak.provision.config import Agreement, PksRegistry
 from piak.provision.pseudonym import Pseudonymiser
@@ -64,7 +64,7 @@ def database(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def release(database, tmp_path_factory) -> list[dict[str, str]]:
     out = tmp_path_factory.mktemp("rilis") / "data"
-    with provision.connect_sqlite(database) as conn:
+    with siak_db.connect_sqlite(database) as conn:
         request = provision.validate_request(
             REQUEST, region_lookup=lambda: provision.load_regions(conn), today=TODAY,
             agreements=AGREEMENTS, floor=5,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from piak import agenda, demo_db, provision
+from piak import agenda, demo_db, provision, siak_db
 from piak.provision.catalog import load
 from piak.provision.config import Agreement, PksRegistry
 from piak.spreadsheet import safe_text
@@ -126,7 +126,7 @@ def test_safe_text_quotes_what_a_spreadsheet_would_run(lead):
 @pytest.mark.parametrize("hostile", list(LEADS), indirect=True)
 def test_releases_write_no_formula(hostile, tmp_path):
     database, text = hostile
-    with provision.connect_sqlite(database) as conn:
+    with siak_db.connect_sqlite(database) as conn:
 
         def release(fmt: str, kind: str, folder: str) -> Path:
             extra = (

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from sop_helpers import WIB, RunTI, context
 
-from piak import access_rights, demo_db, usage_policy
+from piak import access_register, demo_db, usage_policy
 from piak.errors import InvalidRequest, PiakError
 
 
@@ -32,8 +32,8 @@ def home(demo, tmp_path, monkeypatch):
         "AIRFLOW_CONN_SIAK_DB",
         json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "siak.db")}),
     )
-    access_rights.register_file().parent.mkdir(parents=True)
-    access_rights.register_file().write_text((demo / "register.json").read_text())
+    access_register.register_file().parent.mkdir(parents=True)
+    access_register.register_file().write_text((demo / "register.json").read_text())
     return tmp_path
 
 
@@ -148,7 +148,7 @@ def test_blocking_is_confirmed_in_the_database_and_the_case_archived(home):
         )
         assert status.fetchone()[0] == "LOCKED" and alive.fetchone()[0] == 0
     assert f"akun {toad} dikunci; terkonfirmasi di SIAK: status LOCKED" in stopped["note"]
-    _, entry = access_rights.entry_for_account(access_rights.load_register(), toad)
+    _, entry = access_register.entry_for_account(access_register.load_register(), toad)
     assert (entry["status"], entry["diblokir_karena"]) == ("diblokir", case_id)
     archived = usage_policy.record_case(
         ctx, decision_tasks=["report_to_kasi", "report_to_kabid", "report_to_kadis"]

@@ -23,17 +23,14 @@ not as the work of whoever triggered the run.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import re
-from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from piak import letters, settings
+from piak.access_register import BLOCKED, history, load_register, update_register
 from piak.errors import InvalidRequest, PiakError
 from piak.files import write_bytes_atomic, write_text_atomic
 from piak.indonesian import tanggal
@@ -46,7 +43,6 @@ ACCESS_ROLES = {
     "supervisor": "Supervisor (verifikasi dan persetujuan)",
 }
 #: Register states a later proposal may not silently undo.
-BLOCKED = ("diblokir", "dicabut")
 MAX_MEMBERS = 50
 _NIK = re.compile(r"^\d{16}$")
 _NAME = re.compile(r"^[^\W\d_][\w .,'\-]{1,99}$")
@@ -163,55 +159,6 @@ def username_for(member: dict[str, Any], taken: set[str] | frozenset[str] = froz
     return name
 
 
-# -- the access register ------------------------------------------------------------------
-
-
-def register_file() -> Path:
-    return settings.storage() / "access_rights" / "register.json"
-
-
-def load_register() -> dict[str, Any]:
-    """NIK -> the member's entry (account, role, machines, pact, status, history)."""
-    path = register_file()
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
-@contextlib.contextmanager
-def _register_lock() -> Generator[None, None, None]:
-    path = register_file().with_suffix(".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def update_register(change: Callable[[dict[str, Any]], Any]) -> Any:
-    """Read, change and write the register under a lock (both SOPs write it); atomic."""
-    with _register_lock():
-        register = load_register()
-        result = change(register)
-        write_text_atomic(
-            register_file(), json.dumps(register, indent=2, ensure_ascii=False, sort_keys=True)
-        )
-    return result
-
-
-def entry_for_account(register: dict[str, Any], username: str) -> tuple[str, dict] | None:
-    """``(nik, entry)`` of the member holding account ``username``, or None."""
-    wanted = username.upper()
-    for nik, entry in register.items():
-        if str(entry.get("user_id") or "").upper() == wanted:
-            return nik, entry
-    return None
-
-
-def history(event: str, by: str | None, ref: str) -> dict[str, Any]:
-    return {"waktu": datetime.now(UTC).isoformat(), "peristiwa": event, "oleh": by, "rujukan": ref}
-
-
 # -- the run's folder ----------------------------------------------------------------------
 
 
@@ -243,7 +190,7 @@ def _summary(member: dict[str, Any]) -> dict[str, Any]:
 def check_members(context: Any) -> dict[str, Any]:
     """Step 1 (the system's part): the proposal checked; the result for the Kasi."""
     from piak import siak_accounts
-    from piak.provision.source import connect
+    from piak.siak_db import connect
 
     params = dict(context["params"])
     for field in ("asal", "nomor_surat"):

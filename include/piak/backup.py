@@ -24,14 +24,6 @@ SPACE_MARGIN = 1.1
 # -- targets -------------------------------------------------------------------------------
 
 
-def open_target(target: backup_config.TargetConfig) -> offsite.Target:
-    if target.type == "path":
-        return offsite.LocalTarget(Path(target.path), name=target.name)
-    from piak.sftp_target import SftpTarget
-
-    return SftpTarget(conn_id=target.conn_id, root=target.path, name=target.name)
-
-
 def check_target_ready(target: backup_config.TargetConfig) -> None:
     """A mounted target must exist already: a missing mount point is an unplugged disk."""
     if target.type == "path" and not Path(target.path).parent.is_dir():
@@ -72,7 +64,7 @@ def prepare(context: Any) -> dict[str, Any]:
         check_target_ready(target)
         if target.type == "path":
             Path(target.path).mkdir(parents=True, exist_ok=True)
-        free = open_target(target).free_bytes()
+        free = offsite.open_target(target).free_bytes()
         if free is not None:
             places[target.name] = free
     short = {where: free for where, free in places.items() if free < needed}
@@ -148,7 +140,7 @@ def copy_offsite(context: Any) -> dict[str, Any]:
     for target in config.targets:
         try:
             check_target_ready(target)
-            report = offsite.copy_set(folder, open_target(target))
+            report = offsite.copy_set(folder, offsite.open_target(target))
         except Exception as exc:
             log.error("Salinan ke %s gagal: %s", target.name, exc)
             failed.append(f"{target.name}: {exc}")
@@ -178,7 +170,7 @@ def apply_retention(context: Any) -> dict[str, Any]:
         if name in keep:
             continue
         for target in config.targets:
-            opened = open_target(target)
+            opened = offsite.open_target(target)
             if opened.exists(name):
                 opened.rmtree(name)
                 deleted.append(f"{target.name}:{name}")
@@ -247,7 +239,7 @@ def handover_evidence(context: Any) -> dict[str, Any]:
     manifest = backupset.load_manifest(folder)
     problems: list[str] = []
     for target in config.targets:
-        problems += offsite.verify_copy(open_target(target), name, manifest)
+        problems += offsite.verify_copy(offsite.open_target(target), name, manifest)
     if problems:
         raise PiakError(f"salinan set {name} tidak utuh: " + "; ".join(problems))
     checked_at = _now()

@@ -510,7 +510,7 @@ def _run_extract(args: argparse.Namespace) -> int:
     from contextlib import closing
     from pathlib import Path
 
-    from piak import provision
+    from piak import provision, siak_db
     from piak.provision.config import load_settings
     from piak.provision.pseudonym import Pseudonymiser, office_secret
     from piak.provision.request import today_wib
@@ -539,7 +539,7 @@ def _run_extract(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PiakError(f"folder keluaran {out} sudah ada dan berisi: tidak ditimpa")
-    connect = provision.connect_sqlite if args.sqlite else provision.connect
+    connect = siak_db.connect_sqlite if args.sqlite else siak_db.connect
     with closing(connect(args.sqlite or args.conn)) as conn:
         request = provision.validate_request(
             params, region_lookup=lambda: provision.load_regions(conn)

@@ -34,10 +34,16 @@ log = logging.getLogger(__name__)
 
 OWNER = "bidang-piak"
 START_DATE = pendulum.datetime(2026, 1, 1, tz=settings.TIMEZONE)
+#: How long one try of a step run by code may take before Airflow stops it (a hung SSH session,
+#: a stuck NFS mount): longer than the slowest Data Pump export seen, far shorter than a night.
+STEP_TIMEOUT = timedelta(hours=4)
+#: The same for what only reads a little (the trigger check, a wait's poke, the freshness check).
+CHECK_TIMEOUT = timedelta(minutes=5)
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
     "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,  # 1 min, then 2 min: a flapping link gets time to settle
     "on_failure_callback": steps.record_failure,
 }
 
@@ -153,6 +159,7 @@ class TriggerRightsOperator(BaseOperator):
             "Memeriksa bahwa yang memicu run ini berhak memicu DAG ini (`config/access.yaml`); "
             "bila tidak, run berhenti di sini dan penolakannya dicatat di agenda.",
         )
+        kwargs.setdefault("execution_timeout", CHECK_TIMEOUT)
         super().__init__(**kwargs)
         self.sop_code, self.step_number = sop_code, step_number
         self.role = registry.get_sop(sop_code).step(step_number).role
@@ -210,6 +217,7 @@ class SopStepOperator(BaseOperator):
         sop = registry.get_sop(sop_code)
         numbers = (step_number,) if isinstance(step_number, int) else tuple(step_number)
         kwargs.setdefault("doc_md", "\n\n".join(steps.step_doc(sop, sop.step(n)) for n in numbers))
+        kwargs.setdefault("execution_timeout", STEP_TIMEOUT)
         super().__init__(**kwargs)
         step = sop.step(numbers[-1])
         self.sop_code, self.step_number, self.role = sop_code, step.number, step.role
@@ -277,6 +285,7 @@ class SopWaitSensor(BaseSensorOperator):
     def __init__(self, *, sop_code: str, step_number: int, until: str, **kwargs: Any) -> None:
         sop = registry.get_sop(sop_code)
         kwargs.setdefault("doc_md", steps.step_doc(sop, sop.step(step_number)))
+        kwargs.setdefault("execution_timeout", CHECK_TIMEOUT)  # one poke; `timeout` bounds the wait
         super().__init__(**kwargs)
         self.sop_code, self.step_number = sop_code, step_number
         self.role = sop.step(step_number).role

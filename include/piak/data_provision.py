@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from piak import letters, sealed, settings
+from piak import letters, sealed, settings, siak_db
 from piak.errors import PiakError
 from piak.files import write_text_atomic
 from piak.provision.config import Office, load_settings
@@ -159,7 +159,7 @@ def record_request(context: Any) -> dict[str, Any]:
 
     config = load_config()
     params = {k: v for k, v in dict(context["params"]).items() if v not in (None, "", [])}
-    conn = provision.connect(config.conn_id)
+    conn = siak_db.connect(config.conn_id)
     try:
         request = _checked(params, conn, config)
         regions = provision.load_regions(conn)
@@ -210,7 +210,7 @@ def prepare_data(context: Any) -> dict[str, Any]:
     config = load_config()
     folder = request_dir(context, config)
     record = read_request(folder)
-    conn = provision.connect(config.conn_id)
+    conn = siak_db.connect(config.conn_id)
     try:
         request = _checked(record["params"], conn, config)
         pseudonyms = None

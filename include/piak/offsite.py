@@ -16,10 +16,13 @@ from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from piak import backupset, sealed
 from piak.errors import PiakError
+
+if TYPE_CHECKING:
+    from piak.backup_config import TargetConfig
 
 CHUNK = backupset.CHUNK
 PARTIAL = ".partial"
@@ -263,3 +266,12 @@ def copy_set_from(target: Target, set_name: str, dest: Path) -> Path:
     (dest / (backupset.MANIFEST + PARTIAL)).write_bytes(manifest_bytes)
     (dest / (backupset.MANIFEST + PARTIAL)).replace(dest / backupset.MANIFEST)
     return dest
+
+
+def open_target(target: TargetConfig) -> Target:
+    """The configured offsite target: a mounted folder (``path``) or an SFTP server (``sftp``)."""
+    if target.type == "path":
+        return LocalTarget(Path(target.path), name=target.name)
+    from piak.sftp_target import SftpTarget
+
+    return SftpTarget(conn_id=target.conn_id, root=target.path, name=target.name)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from piak import (
-    backup,
     backup_config,
     backupset,
     catalogue,
@@ -151,7 +150,7 @@ def sound_manifest(config: backup_config.BackupConfig, name: str) -> backupset.M
     except backupset.ManifestError as exc:
         problems.append(f"server: {exc}")
     for target in config.targets:
-        opened = backup.open_target(target)
+        opened = offsite.open_target(target)
         path = f"{name}/{backupset.MANIFEST}"
         try:
             if not opened.exists(path):
@@ -286,7 +285,7 @@ def locate_intact_copy(
     )
     reference, digest = _reference_manifest(config, name)
     for target in config.targets:
-        opened = backup.open_target(target)
+        opened = offsite.open_target(target)
         found = offsite.verify_copy(opened, name, reference, expected_digest=digest)
         if found:
             problems.append("; ".join(found))

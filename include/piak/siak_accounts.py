@@ -459,7 +459,7 @@ def open_store(config: AccountsConfig | None = None) -> Generator[AccountStore, 
     """The store of the configured Connection (sqlite: the demo database; oracle: SIAK)."""
     from airflow.sdk import BaseHook
 
-    from piak.provision.source import connect
+    from piak.siak_db import connect
 
     config = config or load_config()
     kind = BaseHook.get_connection(config.conn_id).conn_type

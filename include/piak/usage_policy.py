@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, model_validator
 
-from piak import access_rights, settings
+from piak import access_register, settings
 from piak.config import Duration, Strict, load_model
 from piak.errors import InvalidRequest
 from piak.files import write_text_atomic
@@ -173,7 +173,7 @@ def window(context: Any, policy: UsagePolicy) -> tuple[datetime, datetime]:
 
 
 def _holder(register: dict[str, Any], username: str) -> dict[str, Any] | None:
-    found = access_rights.entry_for_account(register, username)
+    found = access_register.entry_for_account(register, username)
     return found[1] if found else None
 
 
@@ -205,7 +205,7 @@ def violations(
     found = []
     if holder is None:
         found.append(f"akun {name} tidak terdaftar di daftar hak akses")
-    elif holder.get("status") in access_rights.BLOCKED:
+    elif holder.get("status") in access_register.BLOCKED:
         found.append(f"akun {name} berstatus {holder['status']} tetapi dipakai")
     if not _matches(policy.allowed_programs, program):
         found.append(f"program {program} tidak diizinkan")
@@ -336,7 +336,7 @@ def monitor_usage(context: Any) -> dict[str, Any]:
     start, end = window(context, policy)
     with siak_accounts.open_store() as store:
         sessions, events = store.sessions(), store.audit_events(start, end)
-    register = access_rights.load_register()
+    register = access_register.load_register()
     found = findings(policy, register, sessions, events, start, end)
     folder = root() / "pemantauan" / run_key(context, "PANTAU")
     seen_path = _seen_file()
@@ -455,7 +455,7 @@ def stop_service(context: Any, decision_task: str) -> dict[str, Any]:
     kadis = answered_by(context, decision_task)
     with siak_accounts.open_store() as store:
         done = siak_accounts.block(store, case["akun"])
-    access_rights.update_register(lambda register: _mark_blocked(register, case, kadis))
+    access_register.update_register(lambda register: _mark_blocked(register, case, kadis))
     killed = ", ".join(done["killed"]) or "tidak ada sesi yang masih terhubung"
     path = write_text_atomic(
         case_dir(case["kasus"]) / "tindakan.json",
@@ -471,10 +471,10 @@ def stop_service(context: Any, decision_task: str) -> dict[str, Any]:
 
 
 def _mark_blocked(register: dict[str, Any], case: dict[str, Any], by: str | None) -> None:
-    found = access_rights.entry_for_account(register, case["akun"])
+    found = access_register.entry_for_account(register, case["akun"])
     key, entry = found if found else (f"akun:{case['akun']}", {"user_id": case["akun"]})
     events = list(entry.get("riwayat") or [])
-    events.append(access_rights.history("akun diblokir", by, case["kasus"]))
+    events.append(access_register.history("akun diblokir", by, case["kasus"]))
     register[key] = {
         **entry,
         "status": "diblokir",

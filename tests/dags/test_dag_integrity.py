@@ -148,3 +148,42 @@ def test_a_production_recovery_waits_for_both_permissions_before_touching_anythi
     touching = {"export_safety_backup", "import_backup_set"}
     assert touching <= kabid.get_flat_relative_ids(upstream=False)
     assert not touching & kasi.get_flat_relative_ids(upstream=True)
+
+
+def _references(task) -> list[tuple[str, str]]:
+    """The ``"module:function"`` strings a task runs or asks: its code, its wait condition, the
+    condition of a sign-off (``run_if``)."""
+    found = [(kind, getattr(task, attr, None)) for kind, attr in
+             (("run", "run_path"), ("until", "until"), ("run_if", "run_if"))]  # fmt: skip
+    return [(kind, ref) for kind, ref in found if ref]
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
+def test_every_task_reference_is_a_callable_taking_the_context(dagbag, path):
+    """A misspelt ``run="piak.x:f"`` fails here, not in the night's run."""
+    import inspect
+
+    from piak.dagkit import resolve
+
+    dag = dagbag.dags[path.stem]
+    for task in dag.tasks:
+        for kind, ref in _references(task):
+            target = resolve(ref)
+            assert callable(target), f"{dag.dag_id}.{task.task_id}: {kind}={ref!r}"
+            kwargs = dict(getattr(task, "op_kwargs", {}) or {}) if kind == "run" else {}
+            inspect.signature(target).bind({}, **kwargs)  # context first, then op_kwargs
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
+def test_every_task_but_a_human_one_has_an_execution_timeout(dagbag, path):
+    """A hung SSH session or mount must not hold a worker slot for ever; a person's answer is
+    bounded by the sign-off's deadlines instead (``config/signoffs.yaml``)."""
+    from airflow.providers.standard.operators.hitl import HITLOperator
+
+    dag = dagbag.dags[path.stem]
+    for task in dag.tasks:
+        if isinstance(task, HITLOperator):
+            assert task.execution_timeout is None, f"{task.task_id}: would cut the answer"
+            continue
+        assert task.execution_timeout is not None, f"{dag.dag_id}.{task.task_id}"
+        assert task.retry_exponential_backoff, task.task_id

@@ -3,7 +3,7 @@ engine, usable without Airflow.
 
 - :func:`params_schema` - the trigger form (Airflow Params JSON schema, Bahasa Indonesia).
 - :func:`validate_request` - every rule of a request, before anything runs -> :class:`Request`.
-- :func:`connect` (Airflow Connection via SqliteHook / OracleHook) or :func:`connect_sqlite`.
+- a connection from :mod:`piak.siak_db` (Airflow Connection or a SQLite file).
 - :func:`prepare_data` - files + ``manifest.json`` in the request's folder; idempotent.
 - :func:`verify_output` / :func:`load_manifest` - check an output folder later.
 
@@ -22,13 +22,10 @@ from piak.provision.request import (
     params_schema,
     validate_request,
 )
-from piak.provision.source import connect, connect_sqlite
 
 __all__ = [
     "Regions",
     "Request",
-    "connect",
-    "connect_sqlite",
     "describe_scope",
     "last_cutoff",
     "load_manifest",

@@ -240,7 +240,7 @@ def prepare_data(
     """Extract the request's data into ``out_dir`` (files + ``manifest.json``); return
     :func:`summary` metadata.
 
-    ``conn`` is a DB-API connection (:func:`piak.provision.connect`, SQLite or Oracle).
+    ``conn`` is a DB-API connection (:func:`piak.siak_db.connect`, SQLite or Oracle).
     ``pseudonyms`` keys the identifiers an individual extract does not open (required then). When
     ``out_dir`` already holds a complete output of the same request it is returned untouched
     (``reused: True``); with ``reuse=False`` (the CLI) any non-empty ``out_dir`` is refused.

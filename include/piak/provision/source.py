@@ -33,31 +33,6 @@ class FastPathUnavailable(Exception):
     """The columnar reader cannot serve this query; use the DB-API path instead."""
 
 
-def connect(conn_id: str) -> Any:
-    """A DB-API connection for Airflow Connection ``conn_id`` through its hook (SQLite on the
-    embedded default, Oracle in production). The caller closes it."""
-    from airflow.sdk import BaseHook
-
-    conn_type = BaseHook.get_connection(conn_id).conn_type
-    if conn_type == "sqlite":
-        from airflow.providers.sqlite.hooks.sqlite import SqliteHook
-
-        return SqliteHook(sqlite_conn_id=conn_id).get_conn()
-    if conn_type == "oracle":
-        from airflow.providers.oracle.hooks.oracle import OracleHook
-
-        return OracleHook(oracle_conn_id=conn_id).get_conn()
-    raise PiakError(f"Connection {conn_id}: jenis {conn_type!r} tidak didukung (sqlite/oracle)")
-
-
-def connect_sqlite(path: str | Path) -> sqlite3.Connection:
-    """A read-only connection to the SQLite database file ``path`` (the CLI's ``--sqlite``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise PiakError(f"basis data SQLite tidak ditemukan: {path}")
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-
-
 def dialect_of(conn: Any) -> str:
     """``sqlite`` or ``oracle``, from the connection object's driver."""
     if isinstance(conn, sqlite3.Connection):
