@@ -152,3 +152,25 @@ def test_a_dag_the_access_file_does_not_fit_fails_its_import_naming_the_key(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert message in result.stdout
+
+
+def test_the_reopen_uses_airflow_s_own_request_writer_as_the_provider_does():
+    """Pinning test. Reopening a request whose answer is incomplete (``_ask_again``) rewrites it
+    with ``airflow.sdk.execution_time.hitl.upsert_hitl_detail`` - the Task SDK function the
+    standard provider's own HITLOperator opens every request with; there is no public API to
+    reopen a request. An Airflow upgrade that renames it or its keywords fails here, before a
+    sign-off silently stops reopening (the behaviour itself:
+    tests/e2e/test_helpdesk_signoffs.py, a return without its note)."""
+    import inspect
+
+    from airflow.providers.standard.operators import hitl as provider_hitl
+    from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+
+    from piak import signoff
+
+    ours = inspect.getsource(signoff._SignoffMixin._ask_again)
+    passed = {"ti_id", "options", "subject", "body", "defaults", "multiple", "params",
+              "assigned_users"}  # fmt: skip
+    assert all(f"{name}=" in ours for name in passed)
+    assert passed <= set(inspect.signature(upsert_hitl_detail).parameters)
+    assert "upsert_hitl_detail(" in inspect.getsource(provider_hitl.HITLOperator.execute)
