@@ -69,6 +69,21 @@ agenda_entry = sa.Table(
     ),
 )
 
+#: Sign-off answers as the API server accepted them (``piak.answers``): what lets an answer
+#: survive a retry of its task. One row per request; a later answer replaces it.
+signoff_answer = sa.Table(
+    "signoff_answer",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("map_index", sa.Integer, nullable=False),
+    sa.Column("responded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("answer", sa.JSON, nullable=False),
+    sa.UniqueConstraint("dag_id", "run_id", "task_id", "map_index", name="uq_signoff_answer"),
+)
+
 
 @dataclass(frozen=True)
 class AgendaEntry:

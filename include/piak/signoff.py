@@ -125,7 +125,29 @@ class _SignoffMixin:
         op.body = (op.body or "") + approvers.assignment_text(assigned) + deadline_text(limits, now)
         following = limits.next_timer(now, now)
         op.response_timeout = following[0] - now if following else None
+        kept = self._answer_kept_for_a_retry(context)
+        if kept is not None:
+            return self.execute_complete(context, kept)
         return super().execute(context)  # type: ignore[misc]
+
+    def _answer_kept_for_a_retry(self, context: Any) -> dict[str, Any] | None:
+        """On a retry: the answer the API accepted that no try processed (``piak.answers``)."""
+        from piak import answers
+
+        ti = context["ti"]
+        if (ti.try_number or 1) <= 1:
+            return None
+        own = {f"{ti.task_id}:{self.agenda_event}" if self.agenda_event else ti.task_id}
+        map_index = ti.map_index if ti.map_index is not None else -1
+        kept = answers.unprocessed(ti.dag_id, ti.run_id, ti.task_id, map_index, own)
+        if kept is not None:
+            log.warning(
+                "Jawaban %s (%s) sudah diterima sebelum percobaan ini dan belum diproses: "
+                "diterapkan tanpa meminta lagi",
+                kept["responded_by_user"].get("name"),
+                kept["responded_at"].isoformat(),
+            )
+        return kept
 
     def _deadlines(self) -> deadlines.Deadlines:
         return deadlines.for_step(self.sop_code, self.step_number)
