@@ -1,5 +1,5 @@
 """Sign-off answers kept for a retry (``piak.answers``): what the API server keeps, what a retried
-sign-off applies, and what it leaves alone (an answer already processed). On SQLite and on a real
+sign-off applies, and what it leaves alone (an answer from before a clear). On SQLite and on a real
 PostgreSQL; the middleware on a real ASGI app. (End to end, 20 immediate answers on a running
 Airflow: tests/e2e/test_immediate_answers.py.)"""
 
@@ -40,28 +40,14 @@ def store(request, tmp_path, monkeypatch):
     return url
 
 
-def record_step(recorded_at: datetime, task_id: str = "decide_handling") -> None:
-    agenda.record(
-        agenda.AgendaEntry(
-            recorded_at=recorded_at,
-            sop_code="helpdesk",
-            dag_id=KEY[0],
-            run_id=KEY[1],
-            task_id=task_id,
-            map_index=-1,
-            step_number=2,
-            role="kasi",
-            actor="kasi",
-            outcome="approved",
-        )
-    )
+def retry(try_number: int = 2, first_try: int = 1) -> dict | None:
+    return answers.for_retry(*KEY, try_number=try_number, first_try=first_try)
 
 
-def test_an_answer_no_try_processed_is_given_back_as_the_resume_event(store):
-    assert answers.unprocessed(*KEY, {"decide_handling"}) is None
-    answers.keep(*KEY, ANSWER)
-    event = answers.unprocessed(*KEY, {"decide_handling"})
-    assert event == {
+def test_the_answer_to_an_earlier_try_is_given_back_as_the_resume_event(store):
+    assert retry() is None
+    answers.keep(*KEY, 1, ANSWER)
+    assert retry() == {
         "chosen_options": ["Selesai: jawaban langsung ke pelapor"],
         "params_input": {"jawaban": "Sudah diperbaiki.", "catatan": None},
         "responded_at": ANSWERED,
@@ -70,36 +56,37 @@ def test_an_answer_no_try_processed_is_given_back_as_the_resume_event(store):
     }
 
 
-def test_an_answer_already_in_the_agenda_is_not_applied_again(store):
-    """A task cleared on purpose after its answer was processed asks again."""
-    answers.keep(*KEY, ANSWER)
-    record_step(ANSWERED + timedelta(seconds=2))
-    assert answers.unprocessed(*KEY, {"decide_handling"}) is None
+def test_the_first_try_of_an_attempt_always_asks(store):
+    """The first run of a task, and its first run after a clear: nothing is applied."""
+    answers.keep(*KEY, 1, ANSWER)
+    assert retry(try_number=1, first_try=1) is None
+    assert retry(try_number=2, first_try=2) is None  # cleared after try 1: a new attempt
 
 
-def test_a_newer_answer_than_the_agenda_s_is_applied(store):
-    """Processed once, cleared, answered again - and that answer lost: the new one applies."""
-    record_step(ANSWERED - timedelta(minutes=5))
-    answers.keep(*KEY, ANSWER)
-    assert answers.unprocessed(*KEY, {"decide_handling"})["responded_at"] == ANSWERED
+def test_an_answer_from_before_a_clear_is_not_applied_to_the_new_attempt(store):
+    """Answered on try 1, cleared (attempt from try 2), try 2 failed: try 3 asks again."""
+    answers.keep(*KEY, 1, ANSWER)
+    assert retry(try_number=3, first_try=2) is None
+    answers.keep(*KEY, 2, ANSWER)
+    assert retry(try_number=3, first_try=2) is not None
 
 
-def test_other_entries_of_the_run_do_not_count_as_processing_it(store):
-    answers.keep(*KEY, ANSWER)
-    record_step(ANSWERED + timedelta(minutes=1), task_id="decide_handling:reminded-1")
-    record_step(ANSWERED + timedelta(minutes=1), task_id="record_complaint")
-    assert answers.unprocessed(*KEY, {"decide_handling"}) is not None
+def test_the_attempt_is_airflow_s_own_reckoning():
+    """Airflow gives a cleared task ``try_number + retries`` as its new ``max_tries``."""
+    assert answers.first_try_of_attempt(1, max_tries=2, retries=2) == 1
+    assert answers.first_try_of_attempt(2, max_tries=2, retries=2) == 1  # a retry
+    assert answers.first_try_of_attempt(2, max_tries=3, retries=2) == 2  # cleared after try 1
+    assert answers.first_try_of_attempt(1, max_tries=0, retries=0) == 1
 
 
 def test_a_later_answer_replaces_the_kept_one(store):
-    answers.keep(*KEY, ANSWER)
+    answers.keep(*KEY, 1, ANSWER)
     later = {**ANSWER, "responded_at": (ANSWERED + timedelta(minutes=3)).isoformat(),
              "chosen_options": ["Laporkan ke Kabid"]}  # fmt: skip
-    answers.keep(*KEY, later)
-    event = answers.unprocessed(*KEY, {"decide_handling"})
-    assert event["chosen_options"] == ["Laporkan ke Kabid"]
+    answers.keep(*KEY, 1, later)
+    assert retry()["chosen_options"] == ["Laporkan ke Kabid"]
     with agenda.engine().connect() as conn:
-        assert conn.execute(agenda.signoff_answer.select()).all().__len__() == 1
+        assert len(conn.execute(agenda.signoff_answer.select()).all()) == 1
 
 
 def _app(status: int) -> Starlette:
@@ -114,7 +101,9 @@ def _app(status: int) -> Starlette:
 
 
 def _client(status: int) -> TestClient:
-    return TestClient(answers.AnswerKeeperMiddleware(_app(status)))
+    """The middleware around a real ASGI app; the try number, which the API server reads from
+    Airflow's metadata database, is try 1 here."""
+    return TestClient(answers.AnswerKeeperMiddleware(_app(status), lambda *key: 1))
 
 
 URL = f"/api/v2/dags/{KEY[0]}/dagRuns/{KEY[1]}/taskInstances/{KEY[2]}/-1/hitlDetails"
@@ -123,7 +112,7 @@ URL = f"/api/v2/dags/{KEY[0]}/dagRuns/{KEY[1]}/taskInstances/{KEY[2]}/-1/hitlDet
 def test_the_middleware_keeps_an_accepted_answer_and_passes_the_response_on(store):
     response = _client(200).patch(URL, json={"chosen_options": ANSWER["chosen_options"]})
     assert response.status_code == 200 and response.json() == ANSWER
-    assert answers.unprocessed(*KEY, {"decide_handling"})["responded_at"] == ANSWERED
+    assert retry()["responded_at"] == ANSWERED
 
 
 def test_the_middleware_keeps_nothing_of_a_refused_answer_or_another_request(store):
@@ -131,7 +120,7 @@ def test_the_middleware_keeps_nothing_of_a_refused_answer_or_another_request(sto
     assert refused.status_code == 409 and refused.json() == {"detail": "sudah dijawab"}
     read = _client(200).get(URL)
     assert read.status_code == 200
-    assert answers.unprocessed(*KEY, {"decide_handling"}) is None
+    assert retry() is None
 
 
 def test_an_answer_that_cannot_be_kept_still_reaches_the_person(tmp_path, monkeypatch, caplog):

@@ -7,12 +7,12 @@ it fails that try and retries the task, and the retry opens the request again wi
 erased (the race of apache/airflow#66374). A Kasi who answers with the page already open must
 never see that.
 
-So the API server keeps every accepted answer (:class:`AnswerKeeperMiddleware`, plugin
-``plugins/piak_answers.py``) in the agenda database, which every worker reaches, and a retried
-sign-off first looks there (:func:`unprocessed`): an answer no try has written to the agenda yet
-is applied as if the wait had ended normally, instead of asking again. An answer that was
-processed (its step is in the agenda, written after it) is not applied again: a task cleared on
-purpose asks again.
+So the API server keeps every accepted answer with the try it answered
+(:class:`AnswerKeeperMiddleware`, plugin ``plugins/piak_answers.py``) in the agenda database,
+which every worker reaches, and a sign-off that Airflow retried first looks there
+(:func:`for_retry`): an answer given to an earlier try of the same attempt is applied as if the
+wait had ended normally, instead of asking again. A task cleared on purpose starts a new attempt
+(Airflow gives it a fresh retry budget) and asks again.
 """
 
 from __future__ import annotations
@@ -42,9 +42,12 @@ ANSWER_PATH = re.compile(
 )
 
 
-def keep(dag_id: str, run_id: str, task_id: str, map_index: int, answer: dict[str, Any]) -> None:
-    """Store the answer the API accepted (its response body: ``responded_by``,
-    ``responded_at``, ``chosen_options``, ``params_input``), replacing an earlier one."""
+def keep(
+    dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, answer: dict
+) -> None:
+    """Store the answer the API accepted for try ``try_number`` (its response body:
+    ``responded_by``, ``responded_at``, ``chosen_options``, ``params_input``), replacing an
+    earlier one."""
     responded_at = datetime.fromisoformat(str(answer["responded_at"]))
     if responded_at.tzinfo is None:
         responded_at = responded_at.replace(tzinfo=UTC)
@@ -57,40 +60,58 @@ def keep(dag_id: str, run_id: str, task_id: str, map_index: int, answer: dict[st
     table = agenda.signoff_answer
     with agenda.engine().begin() as conn:
         conn.execute(sa.delete(table).filter_by(**key))
-        conn.execute(sa.insert(table).values(**key, responded_at=responded_at, answer=kept))
-
-
-def unprocessed(
-    dag_id: str, run_id: str, task_id: str, map_index: int, agenda_task_ids: set[str]
-) -> dict[str, Any] | None:
-    """The kept answer to this request that no try has processed, as the event Airflow hands
-    ``execute_complete`` on resume; None when there is none. Processed means: one of
-    ``agenda_task_ids`` (the sign-off's own agenda entries) was written after the answer."""
-    key = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index}
-    table, entries = agenda.signoff_answer, agenda.agenda_entry
-    with agenda.engine().connect() as conn:
-        row = conn.execute(sa.select(table).filter_by(**key)).mappings().first()
-        if row is None:
-            return None
-        responded_at = _aware(row["responded_at"])
-        written = conn.execute(
-            sa.select(sa.func.max(entries.c.recorded_at)).where(
-                entries.c.dag_id == dag_id,
-                entries.c.run_id == run_id,
-                entries.c.map_index == map_index,
-                entries.c.task_id.in_(sorted(agenda_task_ids)),
+        conn.execute(
+            sa.insert(table).values(
+                **key, try_number=try_number, responded_at=responded_at, answer=kept
             )
-        ).scalar()
-    if written is not None and _aware(written) >= responded_at:
+        )
+
+
+def first_try_of_attempt(try_number: int, max_tries: int, retries: int) -> int:
+    """The first try of the attempt ``try_number`` belongs to: Airflow's own reckoning (a clear
+    gives the task ``try_number + retries`` as its new ``max_tries``)."""
+    return min(try_number, max(max_tries - retries + 1, 1))
+
+
+def for_retry(
+    dag_id: str, run_id: str, task_id: str, map_index: int, *, try_number: int, first_try: int
+) -> dict[str, Any] | None:
+    """The kept answer to an earlier try of this attempt (``first_try`` <= its try <
+    ``try_number``), as the event Airflow hands ``execute_complete`` on resume; else None."""
+    if try_number <= first_try:
+        return None
+    key = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index}
+    with agenda.engine().connect() as conn:
+        row = conn.execute(sa.select(agenda.signoff_answer).filter_by(**key)).mappings().first()
+    if row is None or not first_try <= row["try_number"] < try_number:
         return None
     answer = row["answer"] if isinstance(row["answer"], dict) else json.loads(row["answer"])
     return {
         "chosen_options": list(answer["chosen_options"]),
         "params_input": dict(answer["params_input"]),
-        "responded_at": responded_at,
+        "responded_at": _aware(row["responded_at"]),
         "responded_by_user": dict(answer["responded_by"]),
         "timedout": False,
     }
+
+
+def current_try_number(dag_id: str, run_id: str, task_id: str, map_index: int) -> int:
+    """The task instance's try number in Airflow's metadata database (API server only)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        found = session.scalar(
+            sa.select(TaskInstance.try_number).where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id == task_id,
+                TaskInstance.map_index == map_index,
+            )
+        )
+    if found is None:
+        raise LookupError("task instance not found")
+    return int(found)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -101,8 +122,13 @@ class AnswerKeeperMiddleware:
     """ASGI middleware (API server): every answer the API accepts (HTTP 200 on the answer
     endpoint) is kept (:func:`keep`) before the answer's response goes back to the person."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        try_number_of: Callable[[str, str, str, int], int] = current_try_number,
+    ) -> None:
         self.app = app
+        self.try_number_of = try_number_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))[len(str(scope.get("root_path", ""))) :]
@@ -119,26 +145,26 @@ class AnswerKeeperMiddleware:
         start = next((m for m in held if m["type"] == "http.response.start"), {})
         if start.get("status") == 200:
             body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-            await _keep_quietly(found, body)
+            await _keep_quietly(found, body, self.try_number_of)
         for message in held:
             await send(message)
 
 
-async def _keep_quietly(found: re.Match[str], body: bytes) -> None:
+async def _keep_quietly(
+    found: re.Match[str], body: bytes, try_number_of: Callable[[str, str, str, int], int]
+) -> None:
     """Keep the answer; a failure is logged (without the answer) and the person still gets
     Airflow's response - the answer is in Airflow, only its safety copy is missing."""
     from starlette.concurrency import run_in_threadpool
 
     where = found.groupdict()
+    key = (where["dag_id"], where["run_id"], where["task_id"], int(where["map_index"]))
+
+    def keep_with_try() -> None:
+        keep(*key, try_number_of(*key), json.loads(body))
+
     try:
-        await run_in_threadpool(
-            keep,
-            where["dag_id"],
-            where["run_id"],
-            where["task_id"],
-            int(where["map_index"]),
-            json.loads(body),
-        )
+        await run_in_threadpool(keep_with_try)
     except Exception as exc:  # the answer stands in Airflow either way
         log.error(
             "Salinan jawaban %s/%s/%s tidak tersimpan: %s",

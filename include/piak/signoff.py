@@ -38,6 +38,10 @@ from piak import access, approvers, deadlines, registry, roles, settings, steps
 
 log = logging.getLogger(__name__)
 
+#: A sign-off's retry mostly carries an answer Airflow's scheduler cut off
+#: (``_answer_kept_for_a_retry``): the person should not wait a minute for it.
+RETRY_DELAY = timedelta(seconds=10)
+
 NOTE = "catatan"
 ANSWER_XCOM = steps.ANSWER_XCOM
 #: XCom keys of a waiting sign-off: when its request opened, how many of its deadlines passed.
@@ -131,19 +135,21 @@ class _SignoffMixin:
         return super().execute(context)  # type: ignore[misc]
 
     def _answer_kept_for_a_retry(self, context: Any) -> dict[str, Any] | None:
-        """On a retry: the answer the API accepted that no try processed (``piak.answers``)."""
+        """On Airflow's retry of this sign-off: the answer given to an earlier try of the same
+        attempt, which that try did not live to finish (``piak.answers``)."""
         from piak import answers
 
         ti = context["ti"]
-        if (ti.try_number or 1) <= 1:
-            return None
-        own = {f"{ti.task_id}:{self.agenda_event}" if self.agenda_event else ti.task_id}
+        try_number = ti.try_number or 1
+        first = answers.first_try_of_attempt(try_number, ti.max_tries, self.retries or 0)
         map_index = ti.map_index if ti.map_index is not None else -1
-        kept = answers.unprocessed(ti.dag_id, ti.run_id, ti.task_id, map_index, own)
+        kept = answers.for_retry(
+            ti.dag_id, ti.run_id, ti.task_id, map_index, try_number=try_number, first_try=first
+        )
         if kept is not None:
             log.warning(
-                "Jawaban %s (%s) sudah diterima sebelum percobaan ini dan belum diproses: "
-                "diterapkan tanpa meminta lagi",
+                "Jawaban %s (%s) diberikan pada percobaan sebelumnya, yang dihentikan Airflow "
+                "sebelum selesai: diterapkan tanpa meminta lagi",
                 kept["responded_by_user"].get("name"),
                 kept["responded_at"].isoformat(),
             )
@@ -411,6 +417,7 @@ class RoleApprovalOperator(_SignoffMixin, ApprovalOperator):
         **kwargs: Any,
     ) -> None:
         self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
+        kwargs.setdefault("retry_delay", RETRY_DELAY)
         super().__init__(**kwargs)
 
     def _needs_note(self, chosen: list[str]) -> bool:
@@ -436,6 +443,7 @@ class RoleBranchOperator(_SignoffMixin, HITLBranchOperator):
         **kwargs: Any,
     ) -> None:
         self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
+        kwargs.setdefault("retry_delay", RETRY_DELAY)
         self.choices = choices
         super().__init__(
             options=[c.label for c in choices],
@@ -469,6 +477,7 @@ class RoleEntryOperator(_SignoffMixin, HITLEntryOperator):
         **kwargs: Any,
     ) -> None:
         self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
+        kwargs.setdefault("retry_delay", RETRY_DELAY)
         super().__init__(**kwargs)
 
     def _outcome(self, chosen: list[str]) -> str:

@@ -224,10 +224,12 @@ def _topology_env(base: Path, port: int, metadata_url: str, agenda_url: str, bro
     access_file = base / "access.yaml"
     access_file.write_text(access_yaml(date.today(), office=True), encoding="utf-8")
     env = demo.airflow_env(
-        base / "airflow_home", port=port, piak_home=piak_home, access_path=access_file
+        base / "airflow_home",
+        port=port,
+        piak_home=piak_home,
+        access_path=access_file,
+        metadata_url=metadata_url,
     )
-    for sqlite_only in ("SQL_ALCHEMY_CONNECT_ARGS", "SQL_ALCHEMY_CONNECT_ARGS_ASYNC"):
-        env.pop(f"AIRFLOW__DATABASE__{sqlite_only}")  # the metadata is on PostgreSQL here
     env.update(
         {
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -236,7 +238,6 @@ def _topology_env(base: Path, port: int, metadata_url: str, agenda_url: str, bro
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
             "AIRFLOW__CELERY__BROKER_URL": broker,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url,
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),

@@ -27,7 +27,6 @@ from piak import demo
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 240
-PARK_SETTLE_SECONDS = 10
 DAG_IDS = (
     "helpdesk",
     "backup_database",
@@ -126,12 +125,6 @@ class Airflow:
         while time.monotonic() < deadline:
             state = self.task_state(dag_id, run_id, task_id)
             if state in states:
-                if state == "awaiting_input":
-                    # A person answers after minutes. An answer before the executor has
-                    # reported the parked try (seen up to ~6 s here) races that report: the
-                    # scheduler then retries the task, which asks again (the race of
-                    # apache/airflow#66374). Wait longer than the slowest report seen.
-                    time.sleep(PARK_SETTLE_SECONDS)
                 return state
             if state in {"failed", "upstream_failed"} - states:
                 break
@@ -144,9 +137,9 @@ class Airflow:
     def drive(self, scripts: dict[tuple[str, str], list[tuple]], timeout: float = 600) -> None:
         """Answer the sign-offs of several runs at once: ``{(dag_id, run_id): [(task_id, user,
         options, params), ...]}``, each run's in order, each as soon as its request has settled
-        (see :meth:`wait_task`). A run triggered by another may not exist yet."""
+        (answered at once: a retry Airflow starts meanwhile applies the kept answer,
+        ``piak.answers``). A run triggered by another may not exist yet."""
         pending = {key: list(steps) for key, steps in scripts.items()}
-        opened: dict[tuple[str, str, str], float] = {}
         deadline = time.monotonic() + timeout
         while any(pending.values()):
             if time.monotonic() > deadline:
@@ -166,10 +159,6 @@ class Airflow:
                         + self.failure_report(dag_id, run_id)
                     )
                 if state != "awaiting_input":
-                    opened.pop((dag_id, run_id, task_id), None)
-                    continue
-                since = opened.setdefault((dag_id, run_id, task_id), time.monotonic())
-                if time.monotonic() - since < PARK_SETTLE_SECONDS:
                     continue
                 answer = self.answer(user, dag_id, run_id, task_id, options, params)
                 assert answer.status_code == 200, (dag_id, run_id, task_id, answer.text)
@@ -254,11 +243,23 @@ class Airflow:
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     base = tmp_path_factory.mktemp("airflow")
-    airflow_home, piak_home = base / "airflow_home", base / "piak_home"
+    airflow_home = base / "airflow_home"
     port = _free_port()
     access_file = base / "access.yaml"
     access_file.write_text(access_yaml(date.today()), encoding="utf-8")
-    env = demo.airflow_env(airflow_home, port=port, piak_home=piak_home, access_path=access_file)
+    with demo.metadata_database(airflow_home) as metadata_url:
+        yield from _standalone(base, port, access_file, metadata_url)
+
+
+def _standalone(base: Path, port: int, access_file: Path, metadata_url: str) -> Iterator[Airflow]:
+    airflow_home, piak_home = base / "airflow_home", base / "piak_home"
+    env = demo.airflow_env(
+        airflow_home,
+        port=port,
+        piak_home=piak_home,
+        access_path=access_file,
+        metadata_url=metadata_url,
+    )
     # The project's backup configuration, triggered by the tests instead of nightly (a scheduled
     # run would wait for its hand-over and, with one active run at a time, block the tests').
     (base / "backup.yaml").write_text(unscheduled_backup_config())
