@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from piak.errors import PiakError
+from piak.files import atomic_file
 
 SUFFIX = ".age"
 SCHEME = "age-x25519"
@@ -182,17 +183,8 @@ def decrypt_file(
     """Decrypt ``source`` into ``target`` through a temporary file; ``target`` appears only
     when the whole file decrypted and matched the manifest."""
     target = Path(target)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".open")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as sink:
-            decrypt_to(source, sink, identities, plain_sha256=plain_sha256)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(target, suffix=".open") as sink:
+        decrypt_to(source, sink, identities, plain_sha256=plain_sha256)
     return target
 
 

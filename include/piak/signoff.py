@@ -69,6 +69,19 @@ class Choice:
         return self.outcome in ("rejected", "returned")
 
 
+@dataclass(frozen=True)
+class SignoffStep:
+    """The registry step a sign-off answers, and how: its required form fields, a condition
+    (``run_if``, "module:function") and an agenda event name for a sign-off beside the step."""
+
+    sop_code: str
+    number: int
+    role: str
+    required_fields: tuple[str, ...] = ()
+    run_if: str | None = None
+    agenda_event: str | None = None
+
+
 class _SignoffMixin:
     """Shared by the three sign-off operators: note rule and agenda record.
 
@@ -83,18 +96,12 @@ class _SignoffMixin:
     run_if: str | None = None
     agenda_event: str | None = None
 
-    def _init_signoff(
-        self,
-        sop_code: str,
-        step_number: int,
-        role: str,
-        required_fields: tuple[str, ...],
-        run_if: str | None,
-        agenda_event: str | None,
-    ) -> None:
-        self.sop_code, self.step_number, self.role = sop_code, step_number, role
-        self.required_fields = required_fields
-        self.run_if, self.agenda_event = run_if, agenda_event
+    def _init_signoff(self, signoff: SignoffStep, kwargs: dict[str, Any]) -> None:
+        """What every sign-off operator's ``__init__`` does before its base class's."""
+        self.sop_code, self.step_number, self.role = signoff.sop_code, signoff.number, signoff.role
+        self.required_fields = signoff.required_fields
+        self.run_if, self.agenda_event = signoff.run_if, signoff.agenda_event
+        kwargs.setdefault("retry_delay", RETRY_DELAY)
 
     def answering_roles(self) -> set[str]:
         """The roles that may answer this sign-off (its own and its escalation role)."""
@@ -405,19 +412,8 @@ class RoleApprovalOperator(_SignoffMixin, ApprovalOperator):
     APPROVE = APPROVE
     REJECT = REJECT
 
-    def __init__(
-        self,
-        *,
-        sop_code: str,
-        step_number: int,
-        role: str,
-        required_fields: tuple[str, ...] = (),
-        run_if: str | None = None,
-        agenda_event: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
-        kwargs.setdefault("retry_delay", RETRY_DELAY)
+    def __init__(self, *, signoff: SignoffStep, **kwargs: Any) -> None:
+        self._init_signoff(signoff, kwargs)
         super().__init__(**kwargs)
 
     def _needs_note(self, chosen: list[str]) -> bool:
@@ -430,20 +426,8 @@ class RoleApprovalOperator(_SignoffMixin, ApprovalOperator):
 class RoleBranchOperator(_SignoffMixin, HITLBranchOperator):
     """A decision diamond answered by the holder of a role."""
 
-    def __init__(
-        self,
-        *,
-        sop_code: str,
-        step_number: int,
-        role: str,
-        choices: list[Choice],
-        required_fields: tuple[str, ...] = (),
-        run_if: str | None = None,
-        agenda_event: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
-        kwargs.setdefault("retry_delay", RETRY_DELAY)
+    def __init__(self, *, signoff: SignoffStep, choices: list[Choice], **kwargs: Any) -> None:
+        self._init_signoff(signoff, kwargs)
         self.choices = choices
         super().__init__(
             options=[c.label for c in choices],
@@ -465,19 +449,8 @@ class RoleBranchOperator(_SignoffMixin, HITLBranchOperator):
 class RoleEntryOperator(_SignoffMixin, HITLEntryOperator):
     """A form filled in by the holder of a role (a number, a finding, a note)."""
 
-    def __init__(
-        self,
-        *,
-        sop_code: str,
-        step_number: int,
-        role: str,
-        required_fields: tuple[str, ...] = (),
-        run_if: str | None = None,
-        agenda_event: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self._init_signoff(sop_code, step_number, role, required_fields, run_if, agenda_event)
-        kwargs.setdefault("retry_delay", RETRY_DELAY)
+    def __init__(self, *, signoff: SignoffStep, **kwargs: Any) -> None:
+        self._init_signoff(signoff, kwargs)
         super().__init__(**kwargs)
 
     def _outcome(self, chosen: list[str]) -> str:
@@ -566,18 +539,23 @@ def _common(
             or "Boleh dikosongkan.",
         ),
     }
+    signoff = SignoffStep(
+        sop_code,
+        step_number,
+        step.role,
+        required,
+        run_if=extra.pop("run_if", None),
+        agenda_event=extra.pop("agenda_event", None),
+    )
     return {
         "task_id": task_id,
-        "sop_code": sop_code,
-        "step_number": step_number,
-        "role": step.role,
+        "signoff": signoff,
         "subject": signoff_subject(sop, step),
         "body": signoff_body(
             sop, step, show=show, links=links, note_required_for=note_required_for
         ),
         "params": params,
         "assigned_users": roles.users_for(step.role),
-        "required_fields": required,
         "doc_md": steps.step_doc(sop, step),
         **extra,
     }
