@@ -555,6 +555,21 @@ def _field(default: Any, field: str, section: str, **schema: Any) -> dict[str, A
     return {"default": default, "title": TITLES[field], "section": section, **schema}
 
 
+def _columns_field(field: str, section: str, headers: dict[str, str], **schema: Any) -> dict:
+    """A multiple choice of columns (code -> the header the person sees), none chosen."""
+    return _field(
+        [],
+        field,
+        section,
+        type="array",
+        uniqueItems=True,
+        items={"type": "string", "enum": list(headers)},
+        examples=list(headers),
+        values_display=headers,
+        **schema,
+    )
+
+
 def params_schema(floor: int | None = None) -> dict[str, dict[str, Any]]:
     """The trigger form as Airflow Params JSON-schema dicts (no airflow import).
 
@@ -627,26 +642,16 @@ def params_schema(floor: int | None = None) -> dict[str, dict[str, Any]]:
             description="Boleh dikosongkan; bila diisi harus sama dengan tanggal PKS terdaftar.",
             **optional_date,
         ),
-        "kolom": _field(
-            [],
+        "kolom": _columns_field(
             "kolom",
             what,
-            type="array",
-            uniqueItems=True,
-            items={"type": "string", "enum": list(catalog.columns)},
-            examples=list(catalog.columns),
-            values_display={k: c.header for k, c in catalog.columns.items()},
+            {k: c.header for k, c in catalog.columns.items()},
             description="Data perseorangan: hanya kolom yang dicakup PKS.",
         ),
-        "identitas_terbuka": _field(
-            [],
+        "identitas_terbuka": _columns_field(
             "identitas_terbuka",
             what,
-            type="array",
-            uniqueItems=True,
-            items={"type": "string", "enum": list(catalog.identifiers)},
-            examples=list(catalog.identifiers),
-            values_display={k: catalog.columns[k].header for k in catalog.identifiers},
+            {k: catalog.columns[k].header for k in catalog.identifiers},
             description="Kolom identitas yang dibuka menurut pasal PKS (hanya bila PKS "
             "mengizinkan); selain itu NIK, Nomor KK dan NIK orang tua diganti pseudonim per rilis "
             "dan tanggal lahir/kawin hanya tahunnya.",
