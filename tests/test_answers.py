@@ -19,6 +19,9 @@ from piak import agenda, answers
 
 KEY = ("helpdesk", "manual__2026-12-03T01:00:00+00:00", "decide_handling", -1)
 ANSWERED = datetime(2026, 12, 3, 1, 0, 5, tzinfo=UTC)
+OPENED = ANSWERED - timedelta(seconds=3)
+TRY_1 = answers.Try(1, OPENED)
+TRY_2 = answers.Try(2, OPENED + timedelta(minutes=1))
 ANSWER = {
     "responded_by": {"id": "kasi", "name": "kasi"},
     "responded_at": ANSWERED.isoformat(),
@@ -46,28 +49,29 @@ def retry(try_number: int = 2, first_try: int = 1) -> dict | None:
 
 def test_the_answer_to_an_earlier_try_is_given_back_as_the_resume_event(store):
     assert retry() is None
-    answers.keep(*KEY, 1, ANSWER)
+    answers.keep(*KEY, TRY_1, ANSWER)
     assert retry() == {
         "chosen_options": ["Selesai: jawaban langsung ke pelapor"],
         "params_input": {"jawaban": "Sudah diperbaiki.", "catatan": None},
         "responded_at": ANSWERED,
         "responded_by_user": {"id": "kasi", "name": "kasi"},
         "timedout": False,
+        "opened_at": OPENED,
     }
 
 
 def test_the_first_try_of_an_attempt_always_asks(store):
     """The first run of a task, and its first run after a clear: nothing is applied."""
-    answers.keep(*KEY, 1, ANSWER)
+    answers.keep(*KEY, TRY_1, ANSWER)
     assert retry(try_number=1, first_try=1) is None
     assert retry(try_number=2, first_try=2) is None  # cleared after try 1: a new attempt
 
 
 def test_an_answer_from_before_a_clear_is_not_applied_to_the_new_attempt(store):
     """Answered on try 1, cleared (attempt from try 2), try 2 failed: try 3 asks again."""
-    answers.keep(*KEY, 1, ANSWER)
+    answers.keep(*KEY, TRY_1, ANSWER)
     assert retry(try_number=3, first_try=2) is None
-    answers.keep(*KEY, 2, ANSWER)
+    answers.keep(*KEY, TRY_2, ANSWER)
     assert retry(try_number=3, first_try=2) is not None
 
 
@@ -80,10 +84,10 @@ def test_the_attempt_is_airflow_s_own_reckoning():
 
 
 def test_a_later_answer_replaces_the_kept_one(store):
-    answers.keep(*KEY, 1, ANSWER)
+    answers.keep(*KEY, TRY_1, ANSWER)
     later = {**ANSWER, "responded_at": (ANSWERED + timedelta(minutes=3)).isoformat(),
              "chosen_options": ["Laporkan ke Kabid"]}  # fmt: skip
-    answers.keep(*KEY, 1, later)
+    answers.keep(*KEY, TRY_1, later)
     assert retry()["chosen_options"] == ["Laporkan ke Kabid"]
     with agenda.engine().connect() as conn:
         assert len(conn.execute(agenda.signoff_answer.select()).all()) == 1
@@ -103,7 +107,7 @@ def _app(status: int) -> Starlette:
 def _client(status: int) -> TestClient:
     """The middleware around a real ASGI app; the try number, which the API server reads from
     Airflow's metadata database, is try 1 here."""
-    return TestClient(answers.AnswerKeeperMiddleware(_app(status), lambda *key: 1))
+    return TestClient(answers.AnswerKeeperMiddleware(_app(status), lambda *key: TRY_1))
 
 
 URL = f"/api/v2/dags/{KEY[0]}/dagRuns/{KEY[1]}/taskInstances/{KEY[2]}/-1/hitlDetails"

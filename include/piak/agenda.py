@@ -80,6 +80,7 @@ signoff_answer = sa.Table(
     sa.Column("task_id", sa.String(250), nullable=False),
     sa.Column("map_index", sa.Integer, nullable=False),
     sa.Column("try_number", sa.Integer, nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True)),
     sa.Column("responded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("answer", sa.JSON, nullable=False),
     sa.UniqueConstraint("dag_id", "run_id", "task_id", "map_index", name="uq_signoff_answer"),

@@ -21,6 +21,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,9 +44,14 @@ ANSWER_PATH = re.compile(
 
 
 def keep(
-    dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int, answer: dict
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int,
+    answered: Try,
+    answer: dict,
 ) -> None:
-    """Store the answer the API accepted for try ``try_number`` (its response body:
+    """Store the answer the API accepted for the try ``answered`` (its response body:
     ``responded_by``, ``responded_at``, ``chosen_options``, ``params_input``), replacing an
     earlier one."""
     responded_at = datetime.fromisoformat(str(answer["responded_at"]))
@@ -62,7 +68,11 @@ def keep(
         conn.execute(sa.delete(table).filter_by(**key))
         conn.execute(
             sa.insert(table).values(
-                **key, try_number=try_number, responded_at=responded_at, answer=kept
+                **key,
+                try_number=answered.number,
+                opened_at=answered.started_at,
+                responded_at=responded_at,
+                answer=kept,
             )
         )
 
@@ -77,7 +87,9 @@ def for_retry(
     dag_id: str, run_id: str, task_id: str, map_index: int, *, try_number: int, first_try: int
 ) -> dict[str, Any] | None:
     """The kept answer to an earlier try of this attempt (``first_try`` <= its try <
-    ``try_number``), as the event Airflow hands ``execute_complete`` on resume; else None."""
+    ``try_number``), as the event Airflow hands ``execute_complete`` on resume (plus
+    ``opened_at``: when the try it answered started, where the step's time runs from); else
+    None."""
     if try_number <= first_try:
         return None
     key = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "map_index": map_index}
@@ -92,26 +104,35 @@ def for_retry(
         "responded_at": _aware(row["responded_at"]),
         "responded_by_user": dict(answer["responded_by"]),
         "timedout": False,
+        "opened_at": _aware(row["opened_at"]) if row["opened_at"] else None,
     }
 
 
-def current_try_number(dag_id: str, run_id: str, task_id: str, map_index: int) -> int:
-    """The task instance's try number in Airflow's metadata database (API server only)."""
+@dataclass(frozen=True)
+class Try:
+    """The try of a task instance an answer was given to."""
+
+    number: int
+    started_at: datetime | None
+
+
+def current_try(dag_id: str, run_id: str, task_id: str, map_index: int) -> Try:
+    """The task instance's try in Airflow's metadata database (API server only)."""
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        found = session.scalar(
-            sa.select(TaskInstance.try_number).where(
+        found = session.execute(
+            sa.select(TaskInstance.try_number, TaskInstance.start_date).where(
                 TaskInstance.dag_id == dag_id,
                 TaskInstance.run_id == run_id,
                 TaskInstance.task_id == task_id,
                 TaskInstance.map_index == map_index,
             )
-        )
+        ).first()
     if found is None:
         raise LookupError("task instance not found")
-    return int(found)
+    return Try(int(found[0]), found[1])
 
 
 def _aware(moment: datetime) -> datetime:
@@ -125,10 +146,10 @@ class AnswerKeeperMiddleware:
     def __init__(
         self,
         app: Callable[..., Awaitable[None]],
-        try_number_of: Callable[[str, str, str, int], int] = current_try_number,
+        try_of: Callable[[str, str, str, int], Try] = current_try,
     ) -> None:
         self.app = app
-        self.try_number_of = try_number_of
+        self.try_of = try_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))[len(str(scope.get("root_path", ""))) :]
@@ -145,13 +166,13 @@ class AnswerKeeperMiddleware:
         start = next((m for m in held if m["type"] == "http.response.start"), {})
         if start.get("status") == 200:
             body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-            await _keep_quietly(found, body, self.try_number_of)
+            await _keep_quietly(found, body, self.try_of)
         for message in held:
             await send(message)
 
 
 async def _keep_quietly(
-    found: re.Match[str], body: bytes, try_number_of: Callable[[str, str, str, int], int]
+    found: re.Match[str], body: bytes, try_of: Callable[[str, str, str, int], Try]
 ) -> None:
     """Keep the answer; a failure is logged (without the answer) and the person still gets
     Airflow's response - the answer is in Airflow, only its safety copy is missing."""
@@ -161,7 +182,7 @@ async def _keep_quietly(
     key = (where["dag_id"], where["run_id"], where["task_id"], int(where["map_index"]))
 
     def keep_with_try() -> None:
-        keep(*key, try_number_of(*key), json.loads(body))
+        keep(*key, try_of(*key), json.loads(body))
 
     try:
         await run_in_threadpool(keep_with_try)

@@ -393,6 +393,7 @@ class _SignoffMixin:
             output_ref="; ".join(filter(None, [", ".join(chosen), entered])) or None,
             note=note,
             event=self.agenda_event,
+            started_at=event.get("opened_at"),  # a kept answer: from the try it answered
         )
         if capacity and capacity.capacity == "exception":
             steps.record_step(

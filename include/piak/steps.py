@@ -105,10 +105,12 @@ def record_step(
     output_ref: str | None = None,
     note: str | None = None,
     event: str | None = None,
+    started_at: datetime | None = None,
 ) -> None:
     """Write this task's outcome to the agenda (idempotent: a retry replaces, never duplicates).
     ``event`` names an entry about the step rather than its end (``reminded-1``): it is kept
-    beside the step's own entry, keyed ``<task_id>:<event>``."""
+    beside the step's own entry, keyed ``<task_id>:<event>``. The step's time runs from
+    ``started_at``, by default when this try started."""
     from piak import agenda
 
     ti = context["ti"]
@@ -127,7 +129,7 @@ def record_step(
             outcome=outcome,
             output_ref=output_ref,
             note=note,
-            started_at=None if event else getattr(ti, "start_date", None),
+            started_at=None if event else started_at or getattr(ti, "start_date", None),
             standard_minutes=standard.max_minutes if standard and not event else None,
         )
     )

@@ -8,6 +8,7 @@ up after 150 s)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,7 @@ def test_backup_then_handover_signed_by_kasi_then_kabid(airflow):
         airflow.answer("kabid", HANDOVER, handover, "receive_copy_kasi", ["Setujui"]).status_code
         == 403
     )
+    answered_at = datetime.now(UTC)
     ok = airflow.answer(
         "kasi", HANDOVER, handover, "receive_copy_kasi", ["Setujui"], {"catatan": "diterima"}
     )
@@ -95,7 +97,8 @@ def test_backup_then_handover_signed_by_kasi_then_kabid(airflow):
     # Mutu Baku: a sign-off's duration runs from the request to the answer
     signed = entries["receive_copy_kasi"]
     assert signed.standard_minutes == registry.get_sop(DAG).step(6).standard_time.max_minutes
-    assert 10 / 60 <= signed.duration_minutes < 10
+    assert signed.started_at <= answered_at <= signed.recorded_at
+    assert signed.duration_minutes < 10
 
 
 def test_the_next_nights_backup_runs_while_a_handover_still_waits(airflow):
