@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -32,11 +33,13 @@ def logins(access_path: Path | None = None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def metadata_database(airflow_home: Path) -> Generator[str]:
+def metadata_database(data: Path) -> Generator[str]:
     """The embedded default's Airflow metadata database: a PostgreSQL server of its own
-    (``pgserver``: PostgreSQL in a wheel, no system package), its data in
-    ``AIRFLOW_HOME/postgres``, reached only through a Unix socket there - no TCP port - and
-    stopped when the block ends. Yields its SQLAlchemy URL.
+    (``pgserver``: PostgreSQL in a wheel, no system package) with its data in ``data``
+    (``AIRFLOW_HOME/postgres`` for ``make demo``), reached only through a Unix socket there - no
+    TCP port - and stopped when the block ends. Yields its SQLAlchemy URL. (Run as root, pgserver
+    runs PostgreSQL as a system user ``pgserver`` and makes the folders above ``data``
+    traversable for it.)
 
     Not SQLite: with SQLite, two people answering at the same moment, or an answer while the
     scheduler writes, fail with HTTP 500 "database is locked" (measured: 2 of 20 answers given
@@ -44,7 +47,8 @@ def metadata_database(airflow_home: Path) -> Generator[str]:
     """
     import pgserver
 
-    data = airflow_home / "postgres"
+    # its info lines (one also from an exit hook, after logging may be shut down) are noise here
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     data.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data, cleanup_mode="stop")
     try:
@@ -221,7 +225,7 @@ def run_standalone(
     # ignores SIGINT for background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
-    with metadata_database(airflow_home) as metadata_url:
+    with metadata_database(airflow_home / "postgres") as metadata_url:
         env = airflow_env(airflow_home, port=port, metadata_url=metadata_url)
         proc = subprocess.Popen([airflow_bin(), "standalone"], env=env, start_new_session=True)
         try:

@@ -9,8 +9,10 @@ of its own that a test may swap while its runs wait).
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -243,12 +245,18 @@ class Airflow:
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     base = tmp_path_factory.mktemp("airflow")
-    airflow_home = base / "airflow_home"
     port = _free_port()
     access_file = base / "access.yaml"
     access_file.write_text(access_yaml(date.today()), encoding="utf-8")
-    with demo.metadata_database(airflow_home) as metadata_url:
-        yield from _standalone(base, port, access_file, metadata_url)
+    # Not under pytest's own temporary folder: every pytest session started on this machine
+    # resets that folder to 0700, which a PostgreSQL run as pgserver's user (tests as root) could
+    # then no longer enter.
+    data = Path(tempfile.mkdtemp(prefix="piak-e2e-postgres-"))
+    try:
+        with demo.metadata_database(data) as metadata_url:
+            yield from _standalone(base, port, access_file, metadata_url)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def _standalone(base: Path, port: int, access_file: Path, metadata_url: str) -> Iterator[Airflow]:
