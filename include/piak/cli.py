@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     sops = sub.add_parser("sops", help="print the SOP registry (steps, roles, standard times)")
     sops.add_argument("--json", action="store_true", help="print as JSON")
     sops.set_defaults(handler=_run_sops)
+    diagrams = sub.add_parser("diagrams", help="write the swimlane diagram (SVG) of every SOP")
+    diagrams.add_argument("--out", default="docs/diagrams", help="folder (default: docs/diagrams)")
+    diagrams.set_defaults(handler=_run_diagrams)
 
     demo = sub.add_parser("demo-db", help="write a demo SIAK SQLite database")
     demo.add_argument("--residents", type=int, default=100_000, help="number of residents")
@@ -226,6 +229,16 @@ def _run_sops(args: argparse.Namespace) -> int:
 
     sops = registry.load_registry()
     print(registry.to_json(sops) if args.json else registry.format_text(sops))
+    return 0
+
+
+def _run_diagrams(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from piak import diagrams
+
+    for path in diagrams.write_all(Path(args.out)):
+        print(path)
     return 0
 
 
