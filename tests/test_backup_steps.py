@@ -98,8 +98,8 @@ def test_the_failure_notifier_is_configuration(home, monkeypatch):
     from piak import backup_config, notify
 
     path = Path(backup_config.config_file())
-    assert backup_config.load().notifier == "piak.notify:LogNotifier"
-    assert isinstance(notify.build("piak.notify:LogNotifier", title="x"), notify.LogNotifier)
+    assert backup_config.load().notifier == "piak.notify:OfficeNotifier"
+    assert isinstance(notify.build("piak.notify:OfficeNotifier", title="x"), notify.OfficeNotifier)
     path.write_text(path.read_text() + "notifier: kirim email\n")
     with pytest.raises(PiakError, match="notifier"):
         backup_config.load()

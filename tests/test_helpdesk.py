@@ -62,7 +62,7 @@ def test_the_answers_reach_the_reporter_once(caplog):
     archived = helpdesk.archive(ctx)
     text = (helpdesk.ticket_dir(recorded["ticket"]) / "arsip_putaran-1.md").read_text()
     assert archived["note"].endswith("putaran 1 diarsipkan: sudah berfungsi")
-    assert "- Kepada: 0812-0000-0000" in text and "Melalui: LogNotifier" in text
+    assert "- Kepada: 0812-0000-0000" in text and "Melalui: OfficeNotifier" in text
 
 
 def test_not_working_goes_round_again_with_its_history():
@@ -118,7 +118,7 @@ def test_the_field_check_is_due_at_its_standard_time_and_given_up_before_two_day
 
 
 def test_the_notifier_is_configuration(tmp_path):
-    assert isinstance(notify.messenger(helpdesk.load_config().notifier), notify.LogNotifier)
+    assert isinstance(notify.messenger(helpdesk.load_config().notifier), notify.OfficeNotifier)
     bad = tmp_path / "helpdesk.yaml"
     bad.write_text("notifier: kirim sms\n")
     with pytest.raises(PiakError, match="notifier: bentuknya tidak sah"):

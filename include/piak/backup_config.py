@@ -140,7 +140,7 @@ class BackupConfig(Strict):
     targets: tuple[TargetConfig, ...] = ()
     retention: Retention = Retention()
     oracle: OracleConfig | None = None
-    notifier: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] = "piak.notify:LogNotifier"
+    notifier: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] = "piak.notify:OfficeNotifier"
     recovery: RecoveryConfig = Field(default_factory=dict, validate_default=True)
     freshness: Freshness = Freshness()
     encryption: EncryptionConfig = EncryptionConfig()

@@ -27,7 +27,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, BaseOperator, BaseSensorOperator
 
-from piak import access, registry, settings, steps
+from piak import access, notify, registry, settings, steps
 from piak.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,8 @@ def sop_dag(
     own ``dag_id``; its tasks still carry the SOP's step numbers.
 
     ``schedule`` is a cron expression read in Asia/Jakarta (WIB) or None for manual runs. Every
-    failed task is written to the agenda; ``failure_notifier`` (a BaseNotifier) also hears of it.
+    failed task is written to the agenda and told to ``failure_notifier`` (a BaseNotifier, default
+    :class:`piak.notify.OfficeNotifier`), which also carries the sign-offs' reminders.
     """
     from airflow.sdk import CronTriggerTimetable
 
@@ -85,11 +86,13 @@ def sop_dag(
             start_date=START_DATE,
             catchup=False,
             max_active_runs=kwargs.pop("max_active_runs", 16),
-            default_args=(
-                {**DEFAULT_ARGS, "on_failure_callback": [steps.record_failure, failure_notifier]}
-                if failure_notifier
-                else DEFAULT_ARGS
-            ),
+            default_args={
+                **DEFAULT_ARGS,
+                "on_failure_callback": [
+                    steps.record_failure,
+                    failure_notifier or notify.OfficeNotifier(title=sop.title),
+                ],
+            },
             params=dict(params or {}),
             tags=["sop", sop_code, *(tags or [])],
             **kwargs,

@@ -97,7 +97,7 @@ class HelpdeskConfig(Strict):
     """``config/helpdesk.yaml``."""
 
     #: a ``piak.notify.PiakNotifier`` (``module:Class``): how the reporter hears the answer
-    notifier: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] = "piak.notify:LogNotifier"
+    notifier: Annotated[str, Field(pattern=r"^[\w.]+:\w+$")] = "piak.notify:OfficeNotifier"
 
 
 def load_config(path: Path | None = None) -> HelpdeskConfig:

@@ -14,8 +14,10 @@ log: 16-digit numbers are masked (:func:`redact`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +84,121 @@ class LogNotifier(PiakNotifier):
             redact(message.body),
         )
         return "dicatat di log tugas (LogNotifier: tidak dikirim keluar dari server)"
+
+
+#: The Connections of the office's channels; a channel whose Connection is missing is off.
+SMTP_CONN = "piak_smtp"
+CHAT_CONN = "piak_telegram"
+
+
+def ui_link(context: Any) -> str | None:
+    """Where the person acts: a waiting sign-off's Required Action, else the failed task."""
+    import os
+
+    from airflow.configuration import conf
+
+    ti = context.get("ti")
+    base = os.environ.get("PIAK_AIRFLOW_URL") or conf.get("api", "base_url", fallback=None)
+    if ti is None or not base:
+        return None
+    run = urllib.parse.quote(str(ti.run_id), safe="")
+    path = f"{base.rstrip('/')}/dags/{ti.dag_id}/runs/{run}/tasks/{ti.task_id}"
+    return path + "/required_actions" if context.get("piak_message") else path
+
+
+def alert(title: str, context: Any) -> Message:
+    """The office's message about a failure or a waiting sign-off (Bahasa Indonesia), with the
+    link to act on; NIKs masked."""
+    ti = context.get("ti")
+    where = f"langkah {getattr(ti, 'task_id', '?')} (run {getattr(ti, 'run_id', '?')})"
+    if context.get("piak_message"):
+        subject = f"[PIAK Ops] {title}: menunggu tanda tangan"
+        body = str(context["piak_message"])
+        act = "Buka permintaan dan jawab di sini"
+    else:
+        subject = f"[PIAK Ops] {title} gagal"
+        body = f"{title} gagal pada {where}: {context.get('exception')}"
+        act = "Lihat langkah dan log-nya di sini"
+    link = ui_link(context)
+    text = redact(body) + (f"\n\n{act}: {link}" if link else "")
+    return Message(recipient="kantor", subject=redact(subject), body=text)
+
+
+class OfficeNotifier(LogNotifier):
+    """The office's notifier: everything :class:`LogNotifier` writes, and through the channels
+    the office configured as Airflow Connections - e-mail (``piak_smtp``, an ``smtp``
+    Connection whose extra names ``from_email`` and the office's addresses ``to``) and a chat
+    group (``piak_telegram``: the bot token as password, the group's chat id as host; extra
+    ``base_url`` for a self-hosted Bot API server). A message to a person goes by e-mail when
+    the contact is an address. A channel that fails is logged; the others still get it."""
+
+    def notify(self, context: Any) -> None:
+        super().notify(context)
+        message = alert(self.title, context)
+        for channel in (self._mail_office, self._chat):
+            try:
+                channel(message)
+            except Exception as exc:  # one channel down must not hide the alert elsewhere
+                log.error("Pemberitahuan lewat %s gagal: %s", channel.__name__, type(exc).__name__)
+
+    def send(self, message: Message) -> str:
+        logged = super().send(message)
+        if "@" in message.recipient and _connection(SMTP_CONN):
+            _send_mail([message.recipient], message)
+            return f"dikirim lewat e-mail ke {message.recipient}"
+        return logged
+
+    def _mail_office(self, message: Message) -> None:
+        conn = _connection(SMTP_CONN)
+        if conn and conn.extra_dejson.get("to"):
+            _send_mail(list(conn.extra_dejson["to"]), message)
+
+    def _chat(self, message: Message) -> None:
+        if _connection(CHAT_CONN):
+            import html
+
+            text = f"<b>{html.escape(message.subject)}</b>\n\n{html.escape(message.body)}"
+            _chat_hook_class()(telegram_conn_id=CHAT_CONN).send_message({"text": text})
+
+
+def _connection(conn_id: str) -> Any:
+    """The Connection, or None when the office has not configured it."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+def _send_mail(to: list[str], message: Message) -> None:
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=SMTP_CONN) as hook:
+        hook.send_email_smtp(to=to, subject=message.subject, html_content=_as_html(message.body))
+
+
+def _as_html(text: str) -> str:
+    import html
+
+    return "<pre style='font-family:sans-serif'>" + html.escape(text) + "</pre>"
+
+
+@functools.cache
+def _chat_hook_class() -> type:
+    """The telegram provider's hook, at the Bot API server the Connection names (built on first
+    use: the provider is imported only when a chat is configured)."""
+    from airflow.providers.telegram.hooks.telegram import TelegramHook
+
+    class _ChatHook(TelegramHook):
+        def get_conn(self) -> Any:
+            import telegram
+
+            base = _connection(CHAT_CONN).extra_dejson.get("base_url")
+            return telegram.Bot(self.token, base_url=base) if base else telegram.Bot(self.token)
+
+    return _ChatHook
 
 
 def build(path: str, **kwargs: Any) -> BaseNotifier:

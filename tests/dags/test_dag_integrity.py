@@ -187,3 +187,14 @@ def test_every_task_but_a_human_one_has_an_execution_timeout(dagbag, path):
             continue
         assert task.execution_timeout is not None, f"{dag.dag_id}.{task.task_id}"
         assert task.retry_exponential_backoff, task.task_id
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
+def test_every_dag_tells_the_office_of_failures_and_waiting_sign_offs(dagbag, path):
+    """The agenda records every failure; the office's notifier (mail and chat when their
+    Connections exist) hears of it and carries the sign-offs' reminders."""
+    from piak import notify, steps
+
+    callbacks = dagbag.dags[path.stem].default_args["on_failure_callback"]
+    assert callbacks[0] is steps.record_failure
+    assert any(isinstance(c, notify.OfficeNotifier) for c in callbacks[1:]), path.stem

@@ -3,7 +3,8 @@ take: the Kasi's answer straight to the reporter; the field check "Sudah berfung
 berfungsi" going round again in a new run of the same ticket (the Kabid's instruction first,
 the network choice in the second round); and a field check nobody answers, given up on short
 deadlines - the reporter is told and the complaint archived all the same. Every answer reaches
-the reporter's contact through the notifier (the embedded default's LogNotifier: the task log).
+the reporter's contact through the notifier (OfficeNotifier; with no mail Connection: the task
+log).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def test_answers_rounds_and_a_field_check_given_up(airflow):
 
     assert "Jawaban Kasi: Gunakan menu Cetak Ulang KK." in told("direct")
     assert "PESAN untuk 0812-0000-0000" in told("direct")
-    assert "check_in_field" not in archive("direct") and "Melalui: LogNotifier" in archive("direct")
+    assert "check_in_field" not in archive("direct") and "Melalui: OfficeNotifier" in archive("direct")
     assert "Hasil pemeriksaan petugas: Sudah berfungsi - Driver printer diperbarui" in told("fixed")
     assert agenda["fixed"]["archive_answer"].note.endswith("diarsipkan: sudah berfungsi")
 
