@@ -311,16 +311,3 @@ def create_app() -> Any:
         return FileResponse(path, filename=path.name)
 
     return app
-
-
-class LazyApp:
-    """An ASGI app that builds :func:`create_app` on its first request, so that loading the
-    plugin (every Airflow process does) imports nothing heavy."""
-
-    def __init__(self) -> None:
-        self._app: Any = None
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if self._app is None:
-            self._app = create_app()
-        await self._app(scope, receive, send)

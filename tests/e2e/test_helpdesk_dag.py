@@ -105,7 +105,9 @@ def test_answers_rounds_and_a_field_check_given_up(airflow):
 
     assert "Jawaban Kasi: Gunakan menu Cetak Ulang KK." in told("direct")
     assert "PESAN untuk 0812-0000-0000" in told("direct")
-    assert "check_in_field" not in archive("direct") and "Melalui: OfficeNotifier" in archive("direct")
+    assert "check_in_field" not in archive("direct") and "Melalui: OfficeNotifier" in archive(
+        "direct"
+    )
     assert "Hasil pemeriksaan petugas: Sudah berfungsi - Driver printer diperbarui" in told("fixed")
     assert agenda["fixed"]["archive_answer"].note.endswith("diarsipkan: sudah berfungsi")
 
