@@ -1,7 +1,7 @@
 """Airflow plugin: the pages of a population-data request (figures, draft letter, release),
-opened from the data_provision sign-offs, and "Tugas saya" (the signed-in person's waiting
-sign-offs, in the UI's menu), behind Airflow's own login. Logic: ``piak.provision_pages``,
-``piak.my_tasks``."""
+opened from the data_provision sign-offs; "Tugas saya" (the signed-in person's waiting
+sign-offs), "Agenda" and "Katalog backup" in the UI's menu; all behind Airflow's own login.
+Logic: ``piak.provision_pages``, ``piak.my_tasks``, ``piak.office_pages``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-from piak import my_tasks, provision_pages
+from piak import my_tasks, office_pages, provision_pages
 from piak.web import LazyApp
 
 
@@ -26,12 +26,23 @@ class PiakPages(AirflowPlugin):
             "url_prefix": my_tasks.URL_PREFIX,
             "name": "PIAK tugas saya",
         },
+        {
+            "app": LazyApp(office_pages.create_agenda_app),
+            "url_prefix": office_pages.AGENDA_PREFIX,
+            "name": "PIAK agenda",
+        },
+        {
+            "app": LazyApp(office_pages.create_catalogue_app),
+            "url_prefix": office_pages.CATALOGUE_PREFIX,
+            "name": "PIAK katalog backup",
+        },
     ]
     external_views: ClassVar[list[dict[str, Any]]] = [
+        {"name": "Tugas saya", "href": f"{my_tasks.URL_PREFIX}/", "url_route": "tugas-saya"},
+        {"name": "Agenda", "href": f"{office_pages.AGENDA_PREFIX}/", "url_route": "agenda"},
         {
-            "name": "Tugas saya",
-            "href": f"{my_tasks.URL_PREFIX}/",
-            "destination": "nav",
-            "url_route": "tugas-saya",
+            "name": "Katalog backup",
+            "href": f"{office_pages.CATALOGUE_PREFIX}/",
+            "url_route": "katalog-backup",
         },
     ]

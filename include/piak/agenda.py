@@ -358,12 +358,21 @@ def month_title(month: str) -> str:
 
 def export_month(month: str, out: str | Path, url: str | None = None) -> tuple[Path, int]:
     """Write the month's agenda to ``out`` (.xlsx for the paper book, or .csv)."""
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
-        raise PiakError(f"format keluaran tidak didukung: {out.name} (pakai .xlsx atau .csv)")
+    _check_format(Path(out))
     title = month_title(month)
-    items = entries(month=month, url=url)
+    return write_entries(entries(month=month, url=url), out, title)
+
+
+def _check_format(out: Path) -> None:
+    if out.suffix.lower() not in (".xlsx", ".csv"):
+        raise PiakError(f"format keluaran tidak didukung: {out.name} (pakai .xlsx atau .csv)")
+
+
+def write_entries(items: list[AgendaEntry], out: str | Path, title: str) -> tuple[Path, int]:
+    """Write ``items`` to ``out`` (.xlsx or .csv) atomically; returns the file and its rows."""
+    out = Path(out)
+    _check_format(out)
+    suffix = out.suffix.lower()
     rows = _rows(items)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:12]}.tmp")
