@@ -1,7 +1,7 @@
 """Airflow plugin: the pages of a population-data request (figures, draft letter, release),
 opened from the data_provision sign-offs; "Tugas saya" (the signed-in person's waiting
-sign-offs), "Agenda" and "Katalog backup" in the UI's menu; all behind Airflow's own login.
-Logic: ``piak.provision_pages``, ``piak.my_tasks``, ``piak.office_pages``."""
+sign-offs), "Kepatuhan SOP", "Agenda" and "Katalog backup" in the UI's menu; all behind
+Airflow's own login. Logic: ``piak.provision_pages``, ``piak.my_tasks``, ``piak.office_pages``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ class PiakPages(AirflowPlugin):
             "name": "PIAK agenda",
         },
         {
+            "app": LazyApp(office_pages.create_compliance_app),
+            "url_prefix": office_pages.COMPLIANCE_PREFIX,
+            "name": "PIAK kepatuhan SOP",
+        },
+        {
             "app": LazyApp(office_pages.create_catalogue_app),
             "url_prefix": office_pages.CATALOGUE_PREFIX,
             "name": "PIAK katalog backup",
@@ -40,6 +45,11 @@ class PiakPages(AirflowPlugin):
     external_views: ClassVar[list[dict[str, Any]]] = [
         {"name": "Tugas saya", "href": f"{my_tasks.URL_PREFIX}/", "url_route": "tugas-saya"},
         {"name": "Agenda", "href": f"{office_pages.AGENDA_PREFIX}/", "url_route": "agenda"},
+        {
+            "name": "Kepatuhan SOP",
+            "href": f"{office_pages.COMPLIANCE_PREFIX}/",
+            "url_route": "kepatuhan",
+        },
         {
             "name": "Katalog backup",
             "href": f"{office_pages.CATALOGUE_PREFIX}/",

@@ -19,6 +19,7 @@ from typing import Any
 
 URL_PREFIX = "/piak/tugas-saya"
 _DUE = re.compile(r"^- Batas waktu: (.+)$", re.MULTILINE)
+_DUE_AT = re.compile(r"^(\d{2}-\d{2}-\d{4} \d{2}:\d{2}) WIB")
 PAGE = """<!doctype html>
 <html lang="id"><head><meta charset="utf-8"><title>Tugas saya</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse}}
@@ -46,8 +47,21 @@ class Waiting:
 
     @property
     def due(self) -> str | None:
+        """The due time as the request states it (``piak.signoff.deadline_text``)."""
         found = _DUE.search(self.body or "")
         return found.group(1) if found else None
+
+    @property
+    def due_at(self) -> datetime | None:
+        found = _DUE_AT.match(self.due or "")
+        if not found:
+            return None
+        from zoneinfo import ZoneInfo
+
+        from piak import settings
+
+        local = datetime.strptime(found.group(1), "%d-%m-%Y %H:%M")
+        return local.replace(tzinfo=ZoneInfo(settings.TIMEZONE))
 
 
 def waiting() -> list[Waiting]:

@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 AGENDA_PREFIX = "/piak/agenda"
+COMPLIANCE_PREFIX = "/piak/kepatuhan"
+#: How the compliance page groups the measured steps.
+GROUPINGS = {"langkah": "SOP dan langkah", "peran": "Peran", "orang": "Orang"}
 CATALOGUE_PREFIX = "/piak/katalog-backup"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 PAGE = """<!doctype html>
@@ -110,6 +113,132 @@ def agenda_page(login: str, filters: dict[str, str], items: list[Any]) -> str:
     return PAGE.format(title=_e(title), body=body)
 
 
+def compliance(items: list[Any], by: str) -> list[dict[str, Any]]:
+    """Mutu Baku of the measured steps (events such as reminders are not steps), grouped
+    ``by`` ``langkah`` / ``peran`` / ``orang``: count, median, p90, longest, share within the
+    standard time."""
+    import statistics
+
+    from piak import agenda
+    from piak.roles import ROLE_TITLES
+
+    def key(e: Any) -> str:
+        if by == "peran":
+            return ROLE_TITLES.get(e.role, e.role)
+        if by == "orang":
+            return e.actor
+        return f"{e.sop_code} langkah {e.step_number}"
+
+    groups: dict[str, list[Any]] = {}
+    for e in items:
+        if e.duration_minutes is not None and e.outcome not in agenda.EVENTS:
+            groups.setdefault(key(e), []).append(e)
+    rows = []
+    for name, found in sorted(groups.items()):
+        minutes = sorted(e.duration_minutes for e in found)
+        judged = [e.within_standard for e in found if e.within_standard is not None]
+        p90 = minutes[max(0, -(-len(minutes) * 9 // 10) - 1)]  # nearest rank
+        rows.append(
+            {
+                "group": name,
+                "count": len(found),
+                "median": round(statistics.median(minutes), 1),
+                "p90": round(p90, 1),
+                "max": round(minutes[-1], 1),
+                "within": round(100 * sum(judged) / len(judged)) if judged else None,
+            }
+        )
+    return rows
+
+
+def bar_chart(rows: list[dict[str, Any]]) -> str:
+    """Share within the standard time per group, as an SVG bar chart drawn here."""
+    shown = [r for r in rows if r["within"] is not None]
+    if not shown:
+        return ""
+    height = 24 * len(shown) + 10
+    bars = "".join(
+        f'<text x="0" y="{24 * i + 17}" font-size="12">{_e(r["group"][:40])}</text>'
+        f'<rect x="260" y="{24 * i + 5}" width="{3 * r["within"]}" height="16" '
+        f'fill="{"#2e7d32" if r["within"] >= 80 else "#c62828"}"/>'
+        f'<text x="{266 + 3 * r["within"]}" y="{24 * i + 17}" font-size="12">{r["within"]}%'
+        "</text>"
+        for i, r in enumerate(shown)
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="620" height="{height}" '
+        f'font-family="sans-serif" role="img" aria-label="Sesuai waktu baku">{bars}</svg>'
+    )
+
+
+def overdue(login: str, now: datetime | None = None) -> list[Any]:
+    """Waiting sign-offs past their due time, of the DAGs ``login`` may see."""
+    from piak import access, my_tasks
+
+    now = now or datetime.now(UTC)
+    config = access.load()
+    return [
+        w
+        for w in my_tasks.waiting()
+        if (w.dag_id not in config.dags or config.may_view(login, w.dag_id))
+        and (due := w.due_at) is not None
+        and due < now
+    ]
+
+
+def compliance_page(month: str, by: str, rows: list[dict[str, Any]], late: list[Any]) -> str:
+    from piak import agenda, steps
+
+    title = f"Kepatuhan SOP {agenda.month_title(month)}"
+    choose = "".join(
+        f'<option value="{k}"{" selected" if k == by else ""}>Per {_e(v)}</option>'
+        for k, v in GROUPINGS.items()
+    )
+    query = urllib.parse.urlencode({"bulan": month, "menurut": by})
+    form = (
+        f'<form method="get"><input type="month" name="bulan" value="{_e(month)}">'
+        f'<select name="menurut">{choose}</select><button>Tampilkan</button>'
+        f'<a href="ekspor?{_e(query)}">Unduh XLSX</a></form>'
+    )
+    body_rows = "".join(
+        f"<tr><td>{_e(r['group'])}</td><td>{r['count']}</td><td>{r['median']}</td>"
+        f"<td>{r['p90']}</td><td>{r['max']}</td>"
+        f"<td>{'-' if r['within'] is None else str(r['within']) + '%'}</td></tr>"
+        for r in rows
+    )
+    table = (
+        f"<table><tr><th>{_e(GROUPINGS[by])}</th><th>Jumlah</th>"
+        "<th>Median (menit)</th><th>P90 (menit)</th><th>Terlama (menit)</th>"
+        f"<th>Sesuai waktu baku</th></tr>{body_rows}</table>"
+        if rows
+        else "<p>Belum ada langkah terukur pada bulan ini.</p>"
+    )
+    late_rows = "".join(
+        f'<li><a href="{_e(w.link)}">{_e(w.subject)}</a> - batas {_e(w.due)}, dibuka '
+        f"{steps.wib(w.opened_at):%d-%m-%Y %H:%M} WIB</li>"
+        for w in late
+    )
+    waiting = f"<ul>{late_rows}</ul>" if late else "<p>Tidak ada yang lewat batas waktu.</p>"
+    body = (
+        f"<h1>{_e(title)}</h1>{form}{table}{bar_chart(rows)}"
+        f"<h2>Menunggu, lewat batas waktu</h2>{waiting}"
+    )
+    return PAGE.format(title=_e(title), body=body)
+
+
+def compliance_xlsx(month: str, by: str, rows: list[dict[str, Any]], out: Any) -> None:
+    """The compliance table as a workbook (text cells made formula-safe)."""
+    import pandas as pd
+
+    from piak.spreadsheet import safe_row
+
+    columns = [GROUPINGS[by], "Jumlah", "Median (menit)", "P90 (menit)",
+               "Terlama (menit)", "Sesuai waktu baku (%)"]  # fmt: skip
+    values = [[r["group"], r["count"], r["median"], r["p90"], r["max"], r["within"]] for r in rows]
+    frame = pd.DataFrame([safe_row(v) for v in values], columns=columns)
+    frame.to_excel(out, sheet_name=f"Kepatuhan {month}", index=False)
+
+
 def catalogue_page(now: datetime | None = None) -> str:
     from piak import backup_config, catalogue
 
@@ -196,6 +325,53 @@ def create_agenda_app() -> Any:
         return FileResponse(
             out, filename=out.name, background=BackgroundTask(shutil.rmtree, folder, True)
         )
+
+    return app
+
+
+def create_compliance_app() -> Any:
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends, FastAPI, HTTPException
+    from fastapi.responses import HTMLResponse, Response
+
+    from piak.errors import PiakError
+
+    app = FastAPI(title="PIAK: kepatuhan SOP", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def measured(login: str, bulan: str | None, menurut: str) -> tuple[str, str, list]:
+        if menurut not in GROUPINGS:
+            raise HTTPException(400, f"menurut: pilih salah satu dari {', '.join(GROUPINGS)}")
+        try:
+            filters = agenda_filters({"bulan": bulan or ""})
+        except PiakError as exc:
+            raise HTTPException(400, str(exc)) from None
+        month = filters["bulan"]
+        return month, menurut, compliance(agenda_entries(login, filters), menurut)
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(
+        bulan: str | None = None,
+        menurut: str = "langkah",
+        user: Any = Depends(get_user),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
+    ) -> str:
+        month, by, rows = measured(user.get_name(), bulan, menurut)
+        return compliance_page(month, by, rows, overdue(user.get_name()))
+
+    @app.get("/ekspor")
+    def export(
+        bulan: str | None = None,
+        menurut: str = "langkah",
+        user: Any = Depends(get_user),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
+    ) -> Any:
+        import io
+
+        month, by, rows = measured(user.get_name(), bulan, menurut)
+        buffer = io.BytesIO()
+        compliance_xlsx(month, by, rows, buffer)
+        kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        name = f"kepatuhan_{month}_{by}.xlsx"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(buffer.getvalue(), media_type=kind, headers=headers)
 
     return app
 

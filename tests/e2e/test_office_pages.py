@@ -59,6 +59,7 @@ def test_my_tasks_needs_a_login_and_is_in_the_menu(airflow):
     plugins = airflow.api("kasi", "GET", "/plugins").json()["plugins"]
     views = {v["name"]: v["href"] for p in plugins for v in p.get("external_views", [])}
     assert views == {"Tugas saya": PAGE, "Agenda": "/piak/agenda/",
+                     "Kepatuhan SOP": "/piak/kepatuhan/",
                      "Katalog backup": "/piak/katalog-backup/"}  # fmt: skip
     for path in views.values():
         assert requests.get(f"{airflow.url}{path}", timeout=30).status_code == 401
@@ -86,6 +87,24 @@ def test_the_agenda_shows_the_run_filtered_linked_and_exported(airflow, answered
     assert hidden.status_code == 200 and answered_complaint not in hidden.text
     bad = airflow.request("kasi", "GET", "/piak/agenda/?bulan=2026-13")
     assert bad.status_code == 400 and "bulan tidak sah" in bad.text
+
+
+def test_sop_compliance_measures_the_run_s_steps_and_exports_them(airflow, answered_complaint):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    month = answered_complaint.split("__")[1][:7]
+    page = airflow.request("kasi", "GET", f"/piak/kepatuhan/?bulan={month}&menurut=langkah")
+    assert page.status_code == 200 and "helpdesk langkah 2" in page.text and "<svg" in page.text
+    by_person = airflow.request("kasi", "GET", f"/piak/kepatuhan/?bulan={month}&menurut=orang")
+    assert "<td>kasi</td>" in by_person.text and "<td>jfu</td>" in by_person.text
+    export = airflow.request("kasi", "GET", f"/piak/kepatuhan/ekspor?bulan={month}")
+    rows = list(load_workbook(BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert rows[0][:2] == ("SOP dan langkah", "Jumlah")
+    assert any(r[0] == "helpdesk langkah 2" and r[1] >= 1 for r in rows[1:])
+    wrong = airflow.request("kasi", "GET", "/piak/kepatuhan/?menurut=bulan")
+    assert wrong.status_code == 400 and "menurut" in wrong.text
 
 
 def test_the_backup_catalogue_is_for_those_who_see_the_backups(airflow):
