@@ -341,3 +341,18 @@ def test_an_agenda_of_an_earlier_version_gets_the_new_columns(tmp_path):
     url = f"sqlite:///{path}"
     agenda.record(entry(standard_minutes=5, started_at=datetime(2026, 11, 3, tzinfo=UTC)), url)
     assert agenda.entries(url=url)[0].standard_minutes == 5
+
+
+def test_a_failure_note_is_one_sentence_without_class_names_or_nik():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from piak import steps
+
+    assert steps.failure_note(AirflowFailException("Set siak_1 rusak:\n manifest  hilang")) == (
+        "Set siak_1 rusak: manifest hilang"
+    )
+    unexpected = steps.failure_note(KeyError("kolom NIK 3201010101900001"))
+    assert unexpected.startswith("Kesalahan tak terduga: ") and "KeyError" not in unexpected
+    assert "3201010101900001" not in unexpected and unexpected.endswith("di log tugas)")
+    assert steps.failure_note(PiakError("")) == "tanpa keterangan"
+    assert steps.failure_note(None) is None

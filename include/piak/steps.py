@@ -135,6 +135,24 @@ def record_step(
     )
 
 
+def failure_note(exc: BaseException | None) -> str | None:
+    """What the agenda says of a failure: the message people read, in one sentence - no class
+    name; an error nobody anticipated says so and points at the task log (NIKs masked)."""
+    if exc is None:
+        return None
+    from piak.errors import PiakError
+    from piak.notify import redact
+
+    message = " ".join(str(exc).split()) or "tanpa keterangan"
+    expected = isinstance(exc, PiakError) or type(exc).__name__ in (
+        "AirflowFailException", "AirflowException", "HITLRejectException", "HITLTimeoutError",
+        "AirflowTaskTimeout",
+    )  # fmt: skip
+    if not expected:
+        message = f"Kesalahan tak terduga: {message} (rincian teknis di log tugas)"
+    return redact(message)[:2000]
+
+
 def record_failure(context: Any) -> None:
     """``on_failure_callback``: a failed SOP task is written to the agenda as ``failed``."""
     task = context.get("task")
@@ -151,7 +169,7 @@ def record_failure(context: Any) -> None:
             step_number=task.step_number,
             role=task.role,
             outcome="failed",
-            note=f"{type(exc).__name__}: {exc}"[:2000] if exc else None,
+            note=failure_note(exc),
         )
     except Exception:  # a broken agenda must not hide the task's own failure
         log.exception("Gagal mencatat kegagalan langkah ke agenda")
