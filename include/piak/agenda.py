@@ -400,7 +400,7 @@ def _write_csv(path: Path, rows: list[list[Any]]) -> None:
 def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
     from openpyxl import Workbook
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
     book = Workbook()
@@ -424,10 +424,16 @@ def _write_xlsx(path: Path, rows: list[list[Any]], title: str) -> None:
     widths = [5, 13, 9, 22, 8, 20, 24, 13, 40, 40, 10, 10, 11, 36]
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
+    # one style object for every body cell: openpyxl registers a new one per cell otherwise
+    body = NamedStyle(
+        name="agenda",
+        alignment=Alignment(wrap_text=True, vertical="top"),
+        border=Border(top=thin, bottom=thin, left=thin, right=thin),
+    )
+    book.add_named_style(body)
     for row in sheet.iter_rows(min_row=4):
         for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-            cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+            cell.style = "agenda"
     sheet.freeze_panes = "A4"
     sheet.print_title_rows = "3:3"
     sheet.page_setup.orientation = "landscape"
