@@ -298,7 +298,7 @@ def _standalone(base: Path, port: int, access_file: Path, metadata_url: str) -> 
         _wait_ready(server, proc)
         yield server
     finally:
-        demo.stop(proc)
+        demo.stop(proc, timeout=10)  # its last runs are the tests': no need to wait longer
 
 
 def _wait_ready(server: Airflow, proc: subprocess.Popen) -> None:
