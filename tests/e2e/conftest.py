@@ -225,7 +225,14 @@ class Airflow:
                 lines.append(self.task_log(dag_id, run_id, ti["task_id"], ti["try_number"] or 1))
         return "\n".join(lines)
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int | None = None
+    ) -> str:
+        """The task's log, of its latest try by default (a sign-off Airflow retried has
+        more than one)."""
+        if try_number is None:
+            path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+            try_number = max(self.api("admin", "GET", path).json().get("try_number") or 1, 1)
         response = self.api(
             "admin",
             "GET",
