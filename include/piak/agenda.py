@@ -190,13 +190,23 @@ def engine(url: str | None = None) -> sa.Engine:
                 created = sa.create_engine(url, connect_args={"timeout": 30})
             else:
                 created = sa.create_engine(url, pool_pre_ping=True)
-            try:
-                metadata.create_all(created, checkfirst=True)
-            except sa.exc.DBAPIError:  # another process created it between check and create
-                metadata.create_all(created, checkfirst=True)
+            for table in metadata.sorted_tables:
+                _create(created, table)
             _add_missing_columns(created)
             _engines[url] = created
         return _engines[url]
+
+
+def _create(eng: sa.Engine, table: sa.Table, attempts: int = 5) -> None:
+    """Create ``table`` unless it exists; another process creating it between the check and the
+    create (processes start together) is not an error."""
+    for attempt in range(attempts):
+        try:
+            table.create(eng, checkfirst=True)
+            return
+        except sa.exc.DBAPIError:
+            if attempt == attempts - 1:
+                raise
 
 
 def _add_missing_columns(eng: sa.Engine) -> None:
