@@ -166,7 +166,7 @@ class ComposeStack:
             if time.monotonic() > deadline:
                 waiting = {s: f"not healthy after {timeout:.0f} s" for s in pending}
                 raise StackNotReady(self.report(waiting, by_service))
-            time.sleep(2)
+            time.sleep(1)  # between polls of the services' health
 
     def report(self, problems: dict[str, str], by_service: dict[str, list[dict]]) -> str:
         lines = []
