@@ -76,6 +76,8 @@ def access_yaml(today: date, *, office: bool = False) -> str:
     exception for successive sign-offs in ``database_recovery``, from yesterday to tomorrow."""
     data = yaml.safe_load((ROOT / "config" / "access.yaml").read_text(encoding="utf-8"))
     users = data["users"]
+    for login, user in users.items():  # reminders are mailed to each person's own address
+        user["email"] = f"{login}@disdukcapil.example"
     for login in EXTRA:
         users[login] = {"name": login.capitalize(), "roles": ["administrator"]}
     if office:

@@ -62,6 +62,8 @@ def test_the_project_file_names_every_dag_and_gives_every_role_a_holder():
         ({"users": {"x": {"name": "X", "roles": []}}}, "users.x.roles: terlalu pendek"),
         ({"users": {"a b": {"name": "X", "roles": ["kasi"]}}}, "users.a b.[key]: bentuknya"),
         ({"users": {"admin": {"name": "A", "roles": ["kasi"]}}}, "users.admin: akun admin"),
+        ({"users": {"x": {"name": "X", "roles": ["kasi"], "email": "x@a.id, y@b.id"}}},
+         "users.x.email: bentuknya"),
         ({"dags": {"x": {"trigger": ["kasi"], "run": ["kasi"]}}}, "dags.x.run: kunci tidak"),
         ({"dags": {"x": {"started_by": ["y"]}}}, "dags.x.started_by: DAG 'y' tidak ada"),
         ({"exceptions": [{"user": "nobody", "allow": ["successive"], "from": "2026-12-01",
@@ -161,6 +163,27 @@ def test_a_deputy_sees_the_absent_persons_dags_only_while_standing_in():
     assert not config.may_view("sari", "backup_database", after)
     assert config.may_view("budi", "backup_handover", inside)  # triggering implies seeing
     assert config.may_view("admin", "backup_database")
+
+
+def test_reminders_go_to_the_role_holders_and_their_deputies_own_addresses():
+    users = {
+        "sari": {"name": "Sari Dewi", "roles": ["kasi"], "email": "sari@disdukcapil.example"},
+        "rudi": {"name": "Rudi Hartono", "roles": ["kabid"], "email": "rudi@disdukcapil.example"},
+        "wati": {"name": "Wati", "roles": ["kasi", "kabid"]},  # no address: office channels only
+        "budi": {"name": "Budi Santoso", "roles": ["administrator"], "email": "b@d.example"},
+    }
+    config = small(users=users)
+    inside, after = datetime(2026, 12, 5, 3, 0, tzinfo=UTC), datetime(2026, 12, 20, tzinfo=UTC)
+    assert config.addresses(["kabid"], after) == ["rudi@disdukcapil.example"]
+    # sari stands in for rudi (Plh. Kabid) until 14 December
+    assert config.addresses(["kabid"], inside) == [
+        "sari@disdukcapil.example",
+        "rudi@disdukcapil.example",
+    ]
+    assert config.addresses(["kasi", "kabid"], after) == [
+        "sari@disdukcapil.example",
+        "rudi@disdukcapil.example",
+    ]
 
 
 def test_the_embedded_default_leaves_office_users_reading_starting_and_answering():

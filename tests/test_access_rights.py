@@ -11,9 +11,9 @@ import json
 import re
 import sqlite3
 import stat
-import zlib
 
 import pytest
+from pdf_helpers import pdf_text
 from sop_helpers import RunTI, context
 
 from piak import access_register, access_rights, demo_db, siak_accounts
@@ -52,17 +52,6 @@ def residents(conn, count: int, offset: int = 0) -> list[tuple[str, str]]:
         "ORDER BY NIK LIMIT ? OFFSET ?",
         (count, offset),
     ).fetchall()
-
-
-def pdf_text(path) -> str:
-    data = path.read_bytes()
-    parts = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            parts.append(zlib.decompress(stream).decode("latin-1"))
-        except zlib.error:
-            parts.append(stream.decode("latin-1"))
-    return "".join(parts)
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,13 @@ import json
 import re
 import sqlite3
 import zipfile
-import zlib
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import py7zr
 import pytest
+from pdf_helpers import pdf_text
 
 from piak import data_provision, demo_db, encryption
 from piak.errors import PiakError
@@ -68,18 +68,6 @@ def residents(home: Path) -> tuple[set[str], set[str]]:
     with sqlite3.connect(home / "siak_demo.db") as conn:
         rows = conn.execute("SELECT NIK, NO_KK, NAMA_LGKP FROM BIODATA_WNI").fetchall()
     return {r[0] for r in rows} | {r[1] for r in rows}, {r[2] for r in rows}
-
-
-def pdf_text(path: Path) -> str:
-    """The text of a PDF written by fpdf2 (its page streams, inflated)."""
-    data = path.read_bytes()
-    text = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            text.append(zlib.decompress(stream).decode("latin-1"))
-        except zlib.error:
-            text.append(stream.decode("latin-1"))
-    return "".join(text)
 
 
 def run_to_draft(home: Path, **changes) -> tuple[dict, dict, Path]:

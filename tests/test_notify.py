@@ -6,17 +6,14 @@ other."""
 
 from __future__ import annotations
 
-import email
 import json
-import socket
 import threading
-from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import parse_qs
 
 import pytest
-from aiosmtpd.controller import Controller
+from mail_helpers import smtp_server
 from sop_helpers import RunTI
 
 from piak import notify
@@ -24,43 +21,11 @@ from piak import notify
 NIK = "3201010101900001"
 
 
-class Inbox:
-    """aiosmtpd handler: every message received, parsed."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp(monkeypatch):
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd needs the port before it starts
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = Controller(inbox, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        conn = {
-            "conn_type": "smtp",
-            "host": "127.0.0.1",
-            "port": port,
-            "extra": {
-                "from_email": "piak-ops@disdukcapil.example",
-                "to": ["kasi@disdukcapil.example", "kabid@disdukcapil.example"],
-                "disable_tls": True,
-                "disable_ssl": True,
-            },
-        }
-        monkeypatch.setenv("AIRFLOW_CONN_PIAK_SMTP", json.dumps(conn))
+    with smtp_server() as inbox:
+        monkeypatch.setenv("AIRFLOW_CONN_PIAK_SMTP", inbox.connection)
         yield inbox
-    finally:
-        server.stop()
 
 
 class BotApi(BaseHTTPRequestHandler):
@@ -141,6 +106,13 @@ def test_a_reminder_reaches_the_office_by_mail_and_chat_with_the_link_to_answer(
     assert link in sent["text"] and NIK not in sent["text"]
 
 
+def test_a_reminder_goes_to_those_who_may_answer_when_they_have_addresses(smtp):
+    holders = ["kabid.nama@disdukcapil.example", "plh.kabid@disdukcapil.example"]
+    reminder = waiting_signoff() | {"piak_recipients": holders}
+    notify.OfficeNotifier(title="Serah terima backup SIAK").notify(reminder)
+    assert smtp.recipients == [holders], "not the office's shared list"
+
+
 def test_a_failure_names_the_step_and_links_to_it(smtp):
     ti = RunTI("export_backup")
     ti.dag_id, ti.run_id = "backup_database", "scheduled__2026-12-02T16:00:00+00:00"
@@ -167,7 +139,7 @@ def test_a_chat_that_is_down_does_not_stop_the_mail(smtp, monkeypatch, caplog):
     monkeypatch.setenv("AIRFLOW_CONN_PIAK_TELEGRAM", json.dumps(conn))
     notify.OfficeNotifier(title="Serah terima backup SIAK").notify(waiting_signoff())
     assert len(smtp.messages) == 1
-    assert "Pemberitahuan lewat _chat gagal" in caplog.text
+    assert "Pemberitahuan lewat chat gagal" in caplog.text
 
 
 def test_a_message_to_an_e_mail_contact_is_mailed_to_that_address_only(smtp):

@@ -18,6 +18,7 @@ No Airflow import here.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,13 +45,17 @@ Login = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0
 DagId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,249}$")]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+EMAIL_PATTERN = r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,}$"
+Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=EMAIL_PATTERN)]
 
 
 class OfficeUser(Strict):
-    """One person: the name sign-offs and the agenda show, and the office roles they hold."""
+    """One person: the name sign-offs and the agenda show, the office roles they hold, and
+    the address their reminders go to (optional: without it, only the office's channels)."""
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     roles: Annotated[list[Role], Field(min_length=1)]
+    email: Email | None = None
 
 
 class DagRights(Strict):
@@ -130,6 +135,17 @@ class AccessConfig(Strict):
     def holders(self, role: str) -> list[tuple[str, OfficeUser]]:
         """``(login, user)`` of every holder of ``role``, in the file's order."""
         return [(login, user) for login, user in self.users.items() if role in user.roles]
+
+    def addresses(self, roles: Iterable[str], at: datetime | None = None) -> list[str]:
+        """The e-mail addresses of the holders of ``roles`` and of their deputies at ``at``."""
+        at = at or datetime.now(UTC)
+        wanted = set(roles)
+        logins = [
+            login
+            for login, user in self.users.items()
+            if wanted & (set(user.roles) | self.deputy_roles(login, at))
+        ]
+        return list(dict.fromkeys(e for e in (self.users[x].email for x in logins) if e))
 
     def name(self, login: str) -> str:
         user = self.users.get(login)

@@ -67,38 +67,76 @@ def sop_dag(
     failed task is written to the agenda and told to ``failure_notifier`` (a BaseNotifier, default
     :class:`piak.notify.OfficeNotifier`), which also carries the sign-offs' reminders.
     """
-    from airflow.sdk import CronTriggerTimetable
-
     sop = registry.get_sop(sop_code)
     dag_id = dag_id or sop_code
+    dag = _build(
+        SopDag,
+        _dag_args(dag_id, sop.title, steps.sop_doc(sop), schedule, failure_notifier, kwargs),
+        params=dict(params or {}),
+        tags=["sop", sop_code, *(tags or [])],
+    )
+    dag.sop_code = sop_code
+    return dag
+
+
+def office_dag(
+    dag_id: str,
+    *,
+    title: str,
+    doc_md: str,
+    schedule: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: list[str] | None = None,
+    **kwargs: Any,
+) -> DAG:
+    """A DAG of the office that is no one SOP's procedure (the Kadis's monthly report): the same
+    defaults, permissions, notifier and ``check_trigger_rights`` as :func:`sop_dag`."""
+    return _build(
+        OfficeDag,
+        _dag_args(dag_id, title, doc_md, schedule, None, kwargs),
+        params=dict(params or {}),
+        tags=["kantor", *(tags or [])],
+    )
+
+
+def _build(cls: type[DAG], args: dict[str, Any], **more: Any) -> Any:
     with warnings.catch_warnings():
         # access_control is how the FAB auth manager takes DAG-level permissions; Airflow warns
         # about its old permissions module whenever a DAG sets it
         warnings.filterwarnings("ignore", message=".*airflow.security.permissions module")
-        dag = SopDag(
-            dag_id=dag_id,
-            access_control=access.load().fab_access_control(dag_id),
-            description=sop.title,
-            doc_md=steps.sop_doc(sop),
-            schedule=CronTriggerTimetable(schedule, timezone=settings.TIMEZONE)
-            if schedule
-            else None,
-            start_date=START_DATE,
-            catchup=False,
-            max_active_runs=kwargs.pop("max_active_runs", 16),
-            default_args={
-                **DEFAULT_ARGS,
-                "on_failure_callback": [
-                    steps.record_failure,
-                    failure_notifier or notify.OfficeNotifier(title=sop.title),
-                ],
-            },
-            params=dict(params or {}),
-            tags=["sop", sop_code, *(tags or [])],
-            **kwargs,
-        )
-    dag.sop_code = sop_code
-    return dag
+        return cls(**args, **more)
+
+
+def _dag_args(
+    dag_id: str,
+    title: str,
+    doc_md: str,
+    schedule: str | None,
+    failure_notifier: Any,
+    kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    from airflow.sdk import CronTriggerTimetable
+
+    return {
+        "dag_id": dag_id,
+        "access_control": access.load().fab_access_control(dag_id),
+        "description": title,
+        "doc_md": doc_md,
+        "schedule": CronTriggerTimetable(schedule, timezone=settings.TIMEZONE)
+        if schedule
+        else None,
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": kwargs.pop("max_active_runs", 16),
+        "default_args": {
+            **DEFAULT_ARGS,
+            "on_failure_callback": [
+                steps.record_failure,
+                failure_notifier or notify.OfficeNotifier(title=title),
+            ],
+        },
+        **kwargs,
+    }
 
 
 class SopDag(DAG):
@@ -127,21 +165,38 @@ class SopDag(DAG):
                 )
 
     def _guard_first_tasks(self) -> None:
-        roots = list(self.roots)
-        sop_code = self.sop_code
         numbers = [n for t in self.tasks for n in getattr(t, "steps_covered", ())]
-        first = TriggerRightsOperator(
-            task_id=TRIGGER_CHECK_TASK,
-            sop_code=sop_code,
-            step_number=min(numbers) if numbers else registry.get_sop(sop_code).steps[0].number,
-            dag=self,
+        first_step = min(numbers) if numbers else registry.get_sop(self.sop_code).steps[0].number
+        _guard(
+            self,
+            TriggerRightsOperator(
+                task_id=TRIGGER_CHECK_TASK,
+                sop_code=self.sop_code,
+                step_number=first_step,
+                dag=self,
+            ),
         )
-        # A setup task: when it fails, Airflow marks every task after it upstream_failed,
-        # including those whose trigger rule also runs after failures (all_done) - a refused run
-        # ends failed with nothing else run.
-        first.as_setup()
-        for task in roots:
-            first >> task
+
+
+class OfficeDag(DAG):
+    """The DAG of :func:`office_dag`: ``check_trigger_rights`` goes first."""
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                _guard(self, TriggerRightsOperator(task_id=TRIGGER_CHECK_TASK, dag=self))
+        finally:
+            super().__exit__(exc_type, exc, tb)
+
+
+def _guard(dag: DAG, first: BaseOperator) -> None:
+    """``first`` before every other task of ``dag``, as a setup task: when it fails, Airflow
+    marks every task after it upstream_failed, including those whose trigger rule also runs
+    after failures (all_done) - a refused run ends failed with nothing else run."""
+    roots = [task for task in dag.roots if task is not first]
+    first.as_setup()
+    for task in roots:
+        first >> task
 
 
 TRIGGER_CHECK_TASK = "check_trigger_rights"
@@ -156,7 +211,9 @@ class TriggerRightsOperator(BaseOperator):
     without retry - with the reason in the task log and the agenda.
     """
 
-    def __init__(self, *, sop_code: str, step_number: int, **kwargs: Any) -> None:
+    def __init__(
+        self, *, sop_code: str | None = None, step_number: int | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault(
             "doc_md",
             "Memeriksa bahwa yang memicu run ini berhak memicu DAG ini (`config/access.yaml`); "
@@ -164,8 +221,9 @@ class TriggerRightsOperator(BaseOperator):
         )
         kwargs.setdefault("execution_timeout", CHECK_TIMEOUT)
         super().__init__(**kwargs)
+        #: The SOP step whose agenda records a refusal (none for an office DAG: its log only).
         self.sop_code, self.step_number = sop_code, step_number
-        self.role = registry.get_sop(sop_code).step(step_number).role
+        self.role = registry.get_sop(sop_code).step(step_number).role if sop_code else None
         #: Carries out no SOP step itself.
         self.steps_covered: tuple[int, ...] = ()
 
@@ -178,6 +236,8 @@ class TriggerRightsOperator(BaseOperator):
         if refusal:
             from airflow.sdk.exceptions import AirflowFailException
 
+            if self.sop_code is None:
+                raise AirflowFailException(refusal)
             steps.record_step(
                 context,
                 sop_code=self.sop_code,

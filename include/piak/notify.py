@@ -35,6 +35,12 @@ class Message:
     recipient: str
     subject: str
     body: str
+    #: Paths of files sent along (by e-mail; the other channels name them in the body).
+    files: tuple[str, ...] = ()
+
+
+#: The recipient that means the office's own addresses (``to`` of the mail Connection).
+OFFICE = "kantor"
 
 
 def redact(text: str) -> str:
@@ -130,28 +136,46 @@ class OfficeNotifier(LogNotifier):
     Connection whose extra names ``from_email`` and the office's addresses ``to``) and a chat
     group (``piak_telegram``: the bot token as password, the group's chat id as host; extra
     ``base_url`` for a self-hosted Bot API server). A message to a person goes by e-mail when
-    the contact is an address. A channel that fails is logged; the others still get it."""
+    the contact is an address; a reminder goes to the addresses of those who may answer
+    (``email`` in ``config/access.yaml``), else to the office's. A channel that fails is
+    logged; the others still get it."""
 
     def notify(self, context: Any) -> None:
         super().notify(context)
         message = alert(self.title, context)
-        for channel in (self._mail_office, self._chat):
+        holders = list(context.get("piak_recipients") or [])
+        channels = {
+            "e-mail": lambda: self._mail(message, holders),
+            "chat": lambda: self._chat(message),
+        }
+        for name, deliver in channels.items():
             try:
-                channel(message)
+                deliver()
             except Exception as exc:  # one channel down must not hide the alert elsewhere
-                log.error("Pemberitahuan lewat %s gagal: %s", channel.__name__, type(exc).__name__)
+                log.error("Pemberitahuan lewat %s gagal: %s", name, type(exc).__name__)
 
     def send(self, message: Message) -> str:
         logged = super().send(message)
-        if "@" in message.recipient and _connection(SMTP_CONN):
-            _send_mail([message.recipient], message)
-            return f"dikirim lewat e-mail ke {message.recipient}"
-        return logged
-
-    def _mail_office(self, message: Message) -> None:
         conn = _connection(SMTP_CONN)
-        if conn and conn.extra_dejson.get("to"):
-            _send_mail(list(conn.extra_dejson["to"]), message)
+        if conn is None:
+            return logged
+        if message.recipient == OFFICE:
+            to = list(conn.extra_dejson.get("to") or [])
+        else:
+            to = [r.strip() for r in message.recipient.split(",") if "@" in r]
+        if not to:
+            return logged
+        _send_mail(to, message)
+        return f"dikirim lewat e-mail ke {', '.join(to)}"
+
+    def _mail(self, message: Message, holders: list[str]) -> None:
+        """To the role holders' own addresses (a reminder), else to the office's."""
+        conn = _connection(SMTP_CONN)
+        if conn is None:
+            return
+        to = holders or list(conn.extra_dejson.get("to") or [])
+        if to:
+            _send_mail(to, message)
 
     def _chat(self, message: Message) -> None:
         if _connection(CHAT_CONN):
@@ -176,7 +200,12 @@ def _send_mail(to: list[str], message: Message) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=SMTP_CONN) as hook:
-        hook.send_email_smtp(to=to, subject=message.subject, html_content=_as_html(message.body))
+        hook.send_email_smtp(
+            to=to,
+            subject=message.subject,
+            html_content=_as_html(message.body),
+            files=list(message.files) or None,
+        )
 
 
 def _as_html(text: str) -> str:

@@ -272,8 +272,10 @@ class _SignoffMixin:
             if escalated:
                 whom = f"{who}, {roles.ROLE_TITLES[limits.escalate_to]}"
         log.warning("PENGINGAT: %s", message)
+        answering = [self.role, *([limits.escalate_to] if escalated or kind == "escalate" else [])]
+        recipients = access.load().addresses(answering)
         for notifier in self._notifiers():
-            notifier({**context, "piak_message": message})
+            notifier({**context, "piak_message": message, "piak_recipients": recipients})
         steps.record_step(
             context,
             sop_code=self.sop_code,

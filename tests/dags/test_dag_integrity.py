@@ -41,8 +41,12 @@ def test_every_dag_file_imports_without_errors(dagbag):
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
 def test_dag_follows_house_rules(dagbag, path):
     dag = dagbag.dags[path.stem]
-    assert dag.tags and "sop" in dag.tags
-    assert dag.doc_md and sop_of(dag).title in dag.doc_md
+    if "kantor" in dag.tags:  # the office's own DAG (the monthly report): no one SOP's
+        assert dag.doc_md and dag.description
+        assert "sop" not in dag.tags
+    else:
+        assert dag.tags and "sop" in dag.tags
+        assert dag.doc_md and sop_of(dag).title in dag.doc_md
     assert dag.timezone.name == "Asia/Jakarta"
     assert not dag.catchup
     timetable_tz = getattr(dag.timetable, "_timezone", None)
@@ -72,7 +76,7 @@ def test_tasks_cover_the_sop_steps(dagbag, sop):
     hand-over, for one, waits in its own DAG)."""
     covered = set()
     for dag in dagbag.dags.values():
-        if sop_of(dag).code != sop.code:
+        if "kantor" in dag.tags or sop_of(dag).code != sop.code:
             continue
         for task in dag.tasks:
             covered |= set(getattr(task, "steps_covered", (getattr(task, "step_number", None),)))

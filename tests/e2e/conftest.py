@@ -24,6 +24,7 @@ import pytest
 import requests
 from access_helpers import access_yaml
 from backup_helpers import unscheduled_backup_config, unscheduled_usage_policy
+from mail_helpers import Inbox, smtp_server
 
 from piak import demo
 
@@ -41,6 +42,7 @@ DAG_IDS = (
     "access_rights",
     "out_of_policy_usage",
     "out_of_policy_case",
+    "monthly_report",
 )
 
 
@@ -59,6 +61,7 @@ class Airflow:
     piak_home: Path
     env: dict[str, str]
     log: Path
+    inbox: Inbox | None = None  # the loopback SMTP server, where the topology has one
     _tokens: dict[str, str] = field(default_factory=dict)
 
     def token(self, user: str) -> str:
@@ -260,13 +263,15 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     # then no longer enter.
     data = Path(tempfile.mkdtemp(prefix="piak-e2e-postgres-"))
     try:
-        with demo.metadata_database(data) as metadata_url:
-            yield from _standalone(base, port, access_file, metadata_url)
+        with demo.metadata_database(data) as metadata_url, smtp_server() as inbox:
+            yield from _standalone(base, port, access_file, metadata_url, inbox)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def _standalone(base: Path, port: int, access_file: Path, metadata_url: str) -> Iterator[Airflow]:
+def _standalone(
+    base: Path, port: int, access_file: Path, metadata_url: str, inbox: Inbox
+) -> Iterator[Airflow]:
     airflow_home, piak_home = base / "airflow_home", base / "piak_home"
     env = demo.airflow_env(
         airflow_home,
@@ -289,6 +294,8 @@ def _standalone(base: Path, port: int, access_file: Path, metadata_url: str) -> 
     # (tests/e2e/test_backup_dag.py) while its runs wait.
     (base / "signoffs.yaml").write_text((ROOT / "config" / "signoffs.yaml").read_text())
     env["PIAK_SIGNOFFS_FILE"] = str(base / "signoffs.yaml")
+    # The office's mail: a real SMTP server on loopback receives every notification.
+    env["AIRFLOW_CONN_PIAK_SMTP"] = inbox.connection
     demo.prepare_home(piak_home, residents=3000)
     passwords = demo.ensure_passwords(airflow_home, access_file)
     log = base / "standalone.log"
@@ -300,7 +307,7 @@ def _standalone(base: Path, port: int, access_file: Path, metadata_url: str) -> 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Airflow(f"http://127.0.0.1:{port}", passwords, piak_home, env, log)
+    server = Airflow(f"http://127.0.0.1:{port}", passwords, piak_home, env, log, inbox)
     try:
         _wait_ready(server, proc)
         yield server

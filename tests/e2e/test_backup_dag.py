@@ -153,6 +153,15 @@ def test_waiting_receipts_are_reminded_escalated_and_given_up(airflow, short_dea
     assert escalated.outcome == "escalated" and "Kepala Dinas" in escalated.note
     log = airflow.task_log(HANDOVER, escalate, "receive_copy_kabid")
     assert "PERINGATAN: Serah terima backup SIAK: Langkah 7" in log
+    # by mail (the loopback SMTP server): the reminder to the Kabid, the escalation to the
+    # Kabid and the Kadis, each with the link to this run's Required Action
+    subject = "[PIAK Ops] Serah terima backup SIAK: menunggu tanda tangan"
+    link = f"/dags/{HANDOVER}/runs/{escalate}/tasks/receive_copy_kabid/required_actions"
+    kabid, kadis = "kabid@disdukcapil.example", "kadis@disdukcapil.example"
+    mail = airflow.inbox.text(airflow.inbox.wait_for(subject, [kabid], body=link))
+    assert "Langkah 7 (" in mail and "menunggu jawaban Kepala Bidang PIAK" in mail
+    mail = airflow.inbox.text(airflow.inbox.wait_for(subject, [kabid, kadis], body=link))
+    assert "kini Kepala Dinas juga dapat menjawabnya (eskalasi)" in mail
     # answered the moment the escalation is in the agenda (the request has just parked again)
     ok = airflow.answer("kadis", HANDOVER, escalate, "receive_copy_kabid", ["Setujui"])
     assert ok.status_code == 200, ok.text

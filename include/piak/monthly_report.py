@@ -1,0 +1,221 @@
+"""The Kadis's monthly report: how the office kept its SOPs in one WIB month (XLSX + PDF).
+
+Made from the agenda alone: per SOP how many runs, steps, failures, reminders and escalations,
+the share of steps within their standard time (Mutu Baku, in the registry's own words: "2 Hari",
+not minutes); per step and per role the count, median, p90 and longest duration. Officials
+appear by name (they act for the office); no resident's data is in the agenda, so none is here.
+
+The DAG ``monthly_report`` makes it on the 1st of each month for the month before and mails it
+to the Kadis (``email`` of the holders of ``kadis`` in ``config/access.yaml``, else the office's
+addresses). The files are keyed to the month: a rerun writes the same two files again, whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from piak import settings
+
+log = logging.getLogger(__name__)
+
+TITLE = "Laporan Bulanan Kepatuhan SOP Bidang PIAK"
+STEP_COLUMNS = ["SOP", "Langkah", "Kegiatan", "Waktu baku", "Jumlah", "Median (menit)",
+                "P90 (menit)", "Terlama (menit)", "Sesuai waktu baku (%)"]  # fmt: skip
+ROLE_COLUMNS = ["Peran", "Jumlah", "Median (menit)", "P90 (menit)", "Terlama (menit)",
+                "Sesuai waktu baku (%)"]  # fmt: skip
+SOP_COLUMNS = ["SOP", "Run", "Langkah terukur", "Sesuai waktu baku (%)", "Gagal", "Pengingat",
+               "Eskalasi"]  # fmt: skip
+
+
+@dataclass
+class Figures:
+    """One month's figures, as the report's three tables show them."""
+
+    month: str
+    by_sop: list[list[Any]] = field(default_factory=list)
+    by_step: list[list[Any]] = field(default_factory=list)
+    by_role: list[list[Any]] = field(default_factory=list)
+
+    @property
+    def measured(self) -> int:
+        return sum(row[2] for row in self.by_sop)
+
+
+def previous_month(moment: datetime) -> str:
+    """The WIB month before ``moment`` (``YYYY-MM``): what a run on the 1st reports."""
+    from piak import steps
+
+    local = steps.wib(moment)
+    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def figures(month: str, url: str | None = None) -> Figures:
+    """The month's figures from the agenda (``url``: another agenda store)."""
+    from piak import agenda, office_pages, registry
+
+    items = agenda.entries(month=month, url=url)
+    found = Figures(month)
+    for sop in registry.load_registry():
+        mine = [e for e in items if e.sop_code == sop.code]
+        if not mine:
+            continue
+        measured = [e for e in mine if e.duration_minutes is not None and e.outcome not in
+                    agenda.EVENTS]  # fmt: skip
+        judged = [e.within_standard for e in measured if e.within_standard is not None]
+        found.by_sop.append(
+            [
+                sop.title,
+                len({e.run_id for e in mine}),
+                len(measured),
+                round(100 * sum(judged) / len(judged)) if judged else None,
+                sum(e.outcome == "failed" for e in mine),
+                sum(e.outcome == "reminded" for e in mine),
+                sum(e.outcome == "escalated" for e in mine),
+            ]
+        )
+        for row in office_pages.compliance(mine, "langkah"):
+            number = int(row["group"].rsplit(" ", 1)[-1])
+            step = sop.step(number)
+            found.by_step.append(
+                [sop.title, number, step.activity, step.time_text or "-", *_durations(row)]
+            )
+    found.by_role = [[r["group"], *_durations(r)] for r in office_pages.compliance(items, "peran")]
+    return found
+
+
+def _durations(row: dict[str, Any]) -> list[Any]:
+    return [row["count"], row["median"], row["p90"], row["max"], row["within"]]
+
+
+def write_xlsx(found: Figures, path: Path) -> Path:
+    """Three sheets - per SOP, per step, per role - written whole or not at all."""
+    import pandas as pd
+
+    from piak.files import atomic_file
+    from piak.spreadsheet import safe_row
+
+    sheets = {
+        "Per SOP": (SOP_COLUMNS, found.by_sop),
+        "Per langkah": (STEP_COLUMNS, found.by_step),
+        "Per peran": (ROLE_COLUMNS, found.by_role),
+    }
+    with atomic_file(path) as out, pd.ExcelWriter(out, engine="openpyxl") as book:
+        for name, (columns, rows) in sheets.items():
+            frame = pd.DataFrame([safe_row(r) for r in rows], columns=columns)
+            frame.to_excel(book, sheet_name=name, index=False)
+    return path
+
+
+def write_pdf(found: Figures, path: Path, made_at: datetime) -> Path:
+    """The same figures on A4 landscape pages, with a bar per SOP of the share within the
+    standard time (green from 80 %)."""
+    from fpdf import FPDF
+
+    from piak import agenda, steps
+    from piak.files import write_bytes_atomic
+    from piak.letters import pdf_text
+
+    pdf = FPDF(orientation="L", format="A4")
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.set_title(f"{TITLE} {found.month}")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(0, 8, pdf_text(TITLE), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 11)
+    period = agenda.month_title(found.month)
+    made = f"{steps.wib(made_at):%d-%m-%Y %H:%M} WIB"
+    pdf.cell(0, 6, pdf_text(f"Bulan {period}; disusun {made} dari agenda PIAK Ops"),
+             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    pdf.ln(3)
+    if not found.by_sop:
+        pdf.cell(0, 8, pdf_text("Tidak ada catatan agenda pada bulan ini."))
+        return write_bytes_atomic(path, bytes(pdf.output()))
+    _table(pdf, "Per SOP", SOP_COLUMNS, found.by_sop, [90, 20, 35, 45, 25, 30, 25])
+    _bars(pdf, found.by_sop)
+    widths = [55, 18, 75, 25, 17, 23, 20, 24, 20]
+    _table(pdf, "Per langkah", STEP_COLUMNS, found.by_step, widths)
+    _table(pdf, "Per peran", ROLE_COLUMNS, found.by_role, [70, 25, 35, 35, 35, 45])
+    return write_bytes_atomic(path, bytes(pdf.output()))
+
+
+def _table(pdf: Any, title: str, columns: list[str], rows: list[list[Any]], widths: list[int]):
+    from fpdf.fonts import FontFace
+
+    from piak.letters import pdf_text
+
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.cell(0, 8, pdf_text(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 8)
+    pdf.set_fill_color(255, 255, 255)
+    headings = FontFace(emphasis="BOLD", fill_color=(230, 230, 230))
+    with pdf.table(col_widths=widths, text_align="LEFT", headings_style=headings) as table:
+        table.row([pdf_text(c) for c in columns])
+        for values in rows:
+            table.row([pdf_text("-" if v is None else str(v)) for v in values])
+    pdf.ln(4)
+
+
+def _bars(pdf: Any, by_sop: list[list[Any]]) -> None:
+    from piak.letters import pdf_text
+
+    pdf.set_font("Helvetica", "", 9)
+    for row in by_sop:
+        title, within = row[0], row[3]
+        if within is None:
+            continue
+        y = pdf.get_y()
+        pdf.cell(90, 6, pdf_text(title[:55]))
+        pdf.set_fill_color(*((46, 125, 50) if within >= 80 else (198, 40, 40)))
+        pdf.rect(pdf.l_margin + 92, y + 1, 1.5 * within, 4, style="F")
+        pdf.set_x(pdf.l_margin + 95 + 1.5 * within)
+        pdf.cell(20, 6, f"{within}%", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+
+
+def report_dir(month: str) -> Path:
+    """Where a month's report lives on the shared storage."""
+    return settings.storage() / "laporan-bulanan" / month
+
+
+def compile_report(context: Any) -> dict[str, Any]:
+    """Task: the report of the month before the run's logical date (or ``params.bulan``)."""
+    from piak import agenda
+
+    month = (context["params"].get("bulan") or "").strip() or previous_month(
+        context["logical_date"]
+    )
+    agenda.month_bounds(month)  # a month that is not YYYY-MM is refused, naming it
+    found = figures(month)
+    out = report_dir(month)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"laporan-bulanan-{month}"
+    write_xlsx(found, out / f"{stem}.xlsx")
+    write_pdf(found, out / f"{stem}.pdf", context["logical_date"])
+    log.info("Laporan %s: %d langkah terukur, di %s", month, found.measured, out)
+    return {"month": month, "dir": str(out), "files": [f"{stem}.pdf", f"{stem}.xlsx"]}
+
+
+def send_report(context: Any) -> dict[str, Any]:
+    """Task: the report to the Kadis by e-mail (both files attached), through the office's
+    notifier; without a mail Connection it is logged where the files are."""
+    from piak import access, agenda, notify
+
+    made = context["ti"].xcom_pull(task_ids="compile_report")
+    files = [str(Path(made["dir"]) / name) for name in made["files"]]
+    period = agenda.month_title(made["month"])
+    message = notify.Message(
+        recipient=", ".join(access.load().addresses(["kadis"])) or notify.OFFICE,
+        subject=f"[PIAK Ops] {TITLE} {period}",
+        body=(
+            f"Yth. Kepala Dinas,\n\nterlampir laporan kepatuhan SOP Bidang PIAK bulan {period} "
+            f"(PDF dan XLSX), disusun dari agenda PIAK Ops.\n\nBerkas: {made['dir']}"
+        ),
+        files=tuple(files),
+    )
+    receipt = notify.OfficeNotifier(title=TITLE).send(message)
+    return {"month": made["month"], "receipt": receipt}
