@@ -76,7 +76,7 @@ def test_a_run_on_the_first_reports_the_month_before_in_wib():
 
 def test_compile_and_send_mail_both_files_to_the_kadis(office, monkeypatch):
     context = {"params": {"bulan": ""}, "logical_date": datetime(2026, 12, 1, 0, 0, tzinfo=UTC)}
-    made = monthly_report.compile_report(context)
+    made = monthly_report.compile_report(**context)
     assert made["month"] == "2026-11"
     folder = office / "storage" / "laporan-bulanan" / "2026-11"
     assert sorted(p.name for p in folder.iterdir()) == [
@@ -90,7 +90,7 @@ def test_compile_and_send_mail_both_files_to_the_kadis(office, monkeypatch):
     assert "Laporan Bulanan Kepatuhan SOP" in text and "November 2026" in text
     assert "5 menit" in text and "67%" in text
 
-    again = monthly_report.compile_report(context)  # a rerun writes the same files again
+    again = monthly_report.compile_report(**context)  # a rerun writes the same files again
     assert again == made and len(list(folder.iterdir())) == 2
 
     class TI:
@@ -100,7 +100,7 @@ def test_compile_and_send_mail_both_files_to_the_kadis(office, monkeypatch):
 
     with smtp_server() as inbox:
         monkeypatch.setenv("AIRFLOW_CONN_PIAK_SMTP", inbox.connection)
-        sent = monthly_report.send_report({"ti": TI()})
+        sent = monthly_report.send_report(ti=TI())
     assert sent["receipt"] == "dikirim lewat e-mail ke kadis@disdukcapil.example"
     ((mail, to),) = inbox.received
     assert to == ["kadis@disdukcapil.example"]
@@ -116,14 +116,22 @@ def test_a_month_without_entries_is_an_empty_report_not_an_error(office):
     found = monthly_report.figures("2026-10")
     assert found.by_sop == [] and found.measured == 0
     made = monthly_report.compile_report(
-        {"params": {"bulan": "2026-10"}, "logical_date": datetime(2026, 12, 3, tzinfo=UTC)}
+        params={"bulan": "2026-10"}, logical_date=datetime(2026, 12, 3, tzinfo=UTC)
     )
     text = pdf_text(office / "storage" / "laporan-bulanan" / "2026-10" / made["files"][0])
     assert "Tidak ada catatan agenda" in text
 
 
+def test_a_run_started_by_hand_reports_the_month_before_it_was_started(office):
+    class Run:  # an Airflow 3 manual run: no logical date, only when it was to run
+        run_after = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)
+
+    made = monthly_report.compile_report(params={"bulan": ""}, logical_date=None, dag_run=Run())
+    assert made["month"] == "2026-11"
+
+
 def test_a_bad_month_is_refused_naming_it(office):
     context = {"params": {"bulan": "2026-13"}, "logical_date": NOVEMBER}
     with pytest.raises(PiakError, match="2026-13"):
-        monthly_report.compile_report(context)
+        monthly_report.compile_report(**context)
     assert not (office / "storage" / "laporan-bulanan").exists()

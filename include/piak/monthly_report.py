@@ -182,25 +182,24 @@ def report_dir(month: str) -> Path:
     return settings.storage() / "laporan-bulanan" / month
 
 
-def compile_report(context: Any) -> dict[str, Any]:
-    """Task: the report of the month before the run's logical date (or ``params.bulan``)."""
-    from piak import agenda
+def compile_report(**context: Any) -> dict[str, Any]:
+    """Task: the report of the month before the run's date (or ``params.bulan``)."""
+    from piak import agenda, steps
 
-    month = (context["params"].get("bulan") or "").strip() or previous_month(
-        context["logical_date"]
-    )
+    made_at = steps.run_date(context)  # a manual run may have no logical date
+    month = (context["params"].get("bulan") or "").strip() or previous_month(made_at)
     agenda.month_bounds(month)  # a month that is not YYYY-MM is refused, naming it
     found = figures(month)
     out = report_dir(month)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"laporan-bulanan-{month}"
     write_xlsx(found, out / f"{stem}.xlsx")
-    write_pdf(found, out / f"{stem}.pdf", context["logical_date"])
+    write_pdf(found, out / f"{stem}.pdf", made_at)
     log.info("Laporan %s: %d langkah terukur, di %s", month, found.measured, out)
     return {"month": month, "dir": str(out), "files": [f"{stem}.pdf", f"{stem}.xlsx"]}
 
 
-def send_report(context: Any) -> dict[str, Any]:
+def send_report(**context: Any) -> dict[str, Any]:
     """Task: the report to the Kadis by e-mail (both files attached), through the office's
     notifier; without a mail Connection it is logged where the files are."""
     from piak import access, agenda, notify
