@@ -1,7 +1,8 @@
 """Airflow plugin: the pages of a population-data request (figures, draft letter, release),
 opened from the data_provision sign-offs; "Tugas saya" (the signed-in person's waiting
-sign-offs), "Kepatuhan SOP", "Agenda" and "Katalog backup" in the UI's menu; all behind
-Airflow's own login. Logic: ``piak.provision_pages``, ``piak.my_tasks``, ``piak.office_pages``."""
+sign-offs), "Kepatuhan SOP", "Agenda", "Katalog backup" and "Diagram SOP" in the UI's menu;
+all behind Airflow's own login. Logic: ``piak.provision_pages``, ``piak.my_tasks``,
+``piak.office_pages``, ``piak.diagrams``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-from piak import my_tasks, office_pages, provision_pages
+from piak import diagrams, my_tasks, office_pages, provision_pages
 from piak.web import LazyApp
 
 
@@ -41,6 +42,11 @@ class PiakPages(AirflowPlugin):
             "url_prefix": office_pages.CATALOGUE_PREFIX,
             "name": "PIAK katalog backup",
         },
+        {
+            "app": LazyApp(diagrams.create_app),
+            "url_prefix": diagrams.URL_PREFIX,
+            "name": "PIAK diagram SOP",
+        },
     ]
     external_views: ClassVar[list[dict[str, Any]]] = [
         {"name": "Tugas saya", "href": f"{my_tasks.URL_PREFIX}/", "url_route": "tugas-saya"},
@@ -55,4 +61,5 @@ class PiakPages(AirflowPlugin):
             "href": f"{office_pages.CATALOGUE_PREFIX}/",
             "url_route": "katalog-backup",
         },
+        {"name": "Diagram SOP", "href": f"{diagrams.URL_PREFIX}/", "url_route": "diagram-sop"},
     ]

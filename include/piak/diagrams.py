@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import textwrap
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from piak import registry
@@ -104,3 +105,44 @@ def write_all(out: Path) -> list[Path]:
         write_text_atomic(Path(out) / f"{sop.code}.svg", swimlane_svg(sop))
         for sop in registry.load_registry()
     ]
+
+
+URL_PREFIX = "/piak/diagram"
+
+
+def link(sop_code: str) -> str:
+    """Where the UI serves the SOP's diagram (:func:`create_app`)."""
+    return f"{URL_PREFIX}/{sop_code}.svg"
+
+
+def create_app() -> Any:
+    """The diagrams in the Airflow UI's server, behind its login: ``/piak/diagram/`` lists
+    them, ``/piak/diagram/<code>.svg`` is one (drawn from the registry on request)."""
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import Depends, FastAPI, HTTPException
+    from fastapi.responses import HTMLResponse, Response
+
+    app = FastAPI(title="PIAK: diagram SOP", docs_url=None, redoc_url=None, openapi_url=None)
+    codes = {sop.code for sop in registry.load_registry()}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(user: Any = Depends(get_user)) -> str:  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
+        items = "".join(
+            f'<li><a href="{escape(link(sop.code))}">{escape(sop.title)}</a></li>'
+            for sop in registry.load_registry()
+        )
+        return (
+            '<!doctype html><html lang="id"><head><meta charset="utf-8">'
+            "<title>Diagram alur SOP</title></head><body style='font-family:sans-serif'>"
+            f"<h1>Diagram alur SOP</h1><ul>{items}</ul></body></html>"
+        )
+
+    @app.get("/{name}")
+    def diagram(name: str, user: Any = Depends(get_user)) -> Response:  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
+        code = name.removesuffix(".svg")
+        if not name.endswith(".svg") or code not in codes:
+            raise HTTPException(404, "Tidak ada SOP dengan nama itu")
+        svg = swimlane_svg(registry.get_sop(code))
+        return Response(svg, media_type="image/svg+xml")
+
+    return app

@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from piak import registry, roles, settings
+from piak import diagrams, registry, roles, settings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ def sop_doc(sop: registry.Sop) -> str:
     return "\n".join(
         [
             f"### {sop.title}",
+            "",
+            f"[Diagram alur (swimlane)]({diagrams.link(sop.code)})",
             "",
             "| No. | Pelaksana | Waktu baku | Kegiatan | Keluaran |",
             "|---|---|---|---|---|",

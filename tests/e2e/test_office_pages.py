@@ -60,9 +60,24 @@ def test_my_tasks_needs_a_login_and_is_in_the_menu(airflow):
     views = {v["name"]: v["href"] for p in plugins for v in p.get("external_views", [])}
     assert views == {"Tugas saya": PAGE, "Agenda": "/piak/agenda/",
                      "Kepatuhan SOP": "/piak/kepatuhan/",
-                     "Katalog backup": "/piak/katalog-backup/"}  # fmt: skip
+                     "Katalog backup": "/piak/katalog-backup/",
+                     "Diagram SOP": "/piak/diagram/"}  # fmt: skip
     for path in views.values():
         assert requests.get(f"{airflow.url}{path}", timeout=30).status_code == 401
+
+
+def test_each_dag_s_docs_link_its_sop_diagram_served_behind_the_login(airflow):
+    import requests
+
+    doc = airflow.api("kasi", "GET", f"/dags/{DAG}/details").json()["doc_md"]
+    assert f"[Diagram alur (swimlane)](/piak/diagram/{DAG}.svg)" in doc
+    svg = airflow.request("kasi", "GET", f"/piak/diagram/{DAG}.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in svg.text and "Menerima keluhan" in svg.text
+    index = airflow.request("kasi", "GET", "/piak/diagram/")
+    assert f'href="/piak/diagram/{DAG}.svg"' in index.text
+    assert airflow.request("kasi", "GET", "/piak/diagram/..%2Fetc.svg").status_code == 404
+    assert requests.get(f"{airflow.url}/piak/diagram/{DAG}.svg", timeout=30).status_code == 401
 
 
 def test_the_agenda_shows_the_run_filtered_linked_and_exported(airflow, answered_complaint):
