@@ -33,7 +33,7 @@ TRIGGER_CONF: dict[str, dict[str, Any]] = {
         "keperluan": "penyusunan publikasi Kabupaten Contoh Dalam Angka",
         "kontak": "0812-3456-7890",
         "jenis_data": "agregat",
-        "kecamatan": ["01"],
+        "kecamatan": ["99.01.01"],
         "tanggal_data": "2026-06-30",
         "format": "csv",
     },

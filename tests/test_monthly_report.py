@@ -130,8 +130,30 @@ def test_a_run_started_by_hand_reports_the_month_before_it_was_started(office):
     assert made["month"] == "2026-11"
 
 
-def test_a_bad_month_is_refused_naming_it(office):
-    context = {"params": {"bulan": "2026-13"}, "logical_date": NOVEMBER}
-    with pytest.raises(PiakError, match="2026-13"):
+@pytest.mark.parametrize("month", ["2026-13", "2026-11/../../etc", "../2026-11", "2026-1"])
+def test_a_bad_month_is_refused_naming_it(office, month):
+    context = {"params": {"bulan": month}, "logical_date": NOVEMBER}
+    with pytest.raises(PiakError, match="bulan tidak sah"):
         monthly_report.compile_report(**context)
     assert not (office / "storage" / "laporan-bulanan").exists()
+
+
+def test_the_mutu_baku_command_states_standard_times_in_the_sop_s_own_words(office):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "include"))
+    result = subprocess.run(
+        [sys.executable, "-m", "piak", "mutu-baku", "--month", "2026-11"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    (six,) = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("backup_database") and " 6 " in line
+    ]
+    assert "5 menit" in six and "5m" not in six

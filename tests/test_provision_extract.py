@@ -507,6 +507,11 @@ def test_form_schema_matches_validation(regions):
     assert provision.validate_request(request.to_params(), region_lookup=regions,
                                       today=TODAY) == request  # fmt: skip
     assert all(f["title"] and f["section"] for f in schema.values())
+    from piak.provision import request as rules
+
+    assert schema["jenis_data"]["enum"] == list(rules.KINDS)
+    assert schema["format"]["enum"] == list(rules.FORMATS)
+    assert schema["jenis_kelamin"]["enum"] == list(rules.SEX_CHOICES)
 
 
 @pytest.mark.parametrize(

@@ -20,27 +20,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from piak import agenda
+from piak import agenda, asgi
+from piak.asgi import Receive, Scope, Send
 
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-#: The public API's answer endpoint (the UI posts there too).
-ANSWER_PATH = re.compile(
-    r"^/api/v2/dags/(?P<dag_id>[^/]+)/dagRuns/(?P<run_id>[^/]+)/taskInstances/"
-    r"(?P<task_id>[^/]+)/(?P<map_index>-?\d+)/hitlDetails/?$"
-)
 
 
 def keep(
@@ -124,10 +114,7 @@ def current_try(dag_id: str, run_id: str, task_id: str, map_index: int) -> Try:
     with create_session() as session:
         found = session.execute(
             sa.select(TaskInstance.try_number, TaskInstance.start_date).where(
-                TaskInstance.dag_id == dag_id,
-                TaskInstance.run_id == run_id,
-                TaskInstance.task_id == task_id,
-                TaskInstance.map_index == map_index,
+                *asgi.task_instance_is(TaskInstance, dag_id, run_id, task_id, map_index)
             )
         ).first()
     if found is None:
@@ -152,23 +139,14 @@ class AnswerKeeperMiddleware:
         self.try_of = try_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", ""))[len(str(scope.get("root_path", ""))) :]
-        found = ANSWER_PATH.match(path) if scope.get("type") == "http" else None
+        found = asgi.ANSWER_PATH.match(asgi.path(scope)) if scope.get("type") == "http" else None
         if not found or scope.get("method") != "PATCH":
             await self.app(scope, receive, send)
             return
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:  # ruff: ignore[unused-async] - ASGI send
-            held.append(message)
-
-        await self.app(scope, receive, hold)
-        start = next((m for m in held if m["type"] == "http.response.start"), {})
-        if start.get("status") == 200:
-            body = b"".join(m.get("body", b"") for m in held if m["type"] == "http.response.body")
-            await _keep_quietly(found, body, self.try_of)
-        for message in held:
-            await send(message)
+        answer = await asgi.held(self.app, asgi.uncompressed(scope), receive)
+        if answer.status == 200:
+            await _keep_quietly(found, answer.body, self.try_of)
+        await answer.send(send)
 
 
 async def _keep_quietly(

@@ -26,6 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     diagrams.add_argument("--out", default="docs/diagrams", help="folder (default: docs/diagrams)")
     diagrams.set_defaults(handler=_run_diagrams)
 
+    regions = sub.add_parser(
+        "regions", help="the office's regions from SIAK (SETUP_KEC/SETUP_KEL) for the forms"
+    )
+    where = regions.add_mutually_exclusive_group(required=True)
+    where.add_argument("--sqlite", help="SIAK SQLite database file (read-only)")
+    where.add_argument("--conn", help="Airflow Connection id of SIAK (sqlite or oracle)")
+    regions.add_argument(
+        "--write", action="store_true", help="write config/regions.yaml (else print it)"
+    )
+    regions.set_defaults(handler=_run_regions)
+
     demo = sub.add_parser("demo-db", help="write a demo SIAK SQLite database")
     demo.add_argument("--residents", type=int, default=100_000, help="number of residents")
     demo.add_argument("--out", required=True, help="path of the SQLite file to write")
@@ -242,6 +253,23 @@ def _run_diagrams(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_regions(args: argparse.Namespace) -> int:
+    from contextlib import closing
+
+    from piak import provision, siak_db
+    from piak.provision import regions
+
+    connect = siak_db.connect_sqlite if args.sqlite else siak_db.connect
+    with closing(connect(args.sqlite or args.conn)) as conn:
+        office = regions.from_siak(provision.load_regions(conn))
+    if args.write:
+        path = regions.write(office)
+        print(f"{path}: {len(office.kecamatan)} kecamatan, {len(office.kelurahan)} kelurahan/desa")
+    else:
+        print(regions.dump(office), end="")
+    return 0
+
+
 def _run_demo_db(args: argparse.Namespace) -> int:
     from datetime import date
     from pathlib import Path
@@ -382,19 +410,22 @@ def _run_restore(args: argparse.Namespace) -> int:
 
 
 def _run_standard_time(args: argparse.Namespace) -> int:
-    from piak import agenda
+    from piak import agenda, registry
 
     rows = agenda.standard_time_report(args.month)
     print(f"Mutu baku {agenda.month_title(args.month)}")
     if not rows:
         print("Belum ada langkah terukur pada bulan ini.")
         return 0
-    print(f"{'SOP':<22} {'Langkah':>7} {'Jumlah':>6} {'Median':>9} {'Baku':>7} {'Melebihi':>8}")
+    print(
+        f"{'SOP':<22} {'Langkah':>7} {'Jumlah':>6} {'Median (menit)':>14} "
+        f"{'Waktu baku':>14} {'Melebihi':>8}"
+    )
     for r in rows:
-        baku = f"{r['standard_minutes']}m" if r["standard_minutes"] else "-"
+        baku = registry.get_sop(r["sop"]).step(r["step"]).time_text or "-"  # the SOP's own words
         print(
-            f"{r['sop']:<22} {r['step']:>7} {r['count']:>6} {r['median_minutes']:>8}m "
-            f"{baku:>7} {r['over_standard']:>8}"
+            f"{r['sop']:<22} {r['step']:>7} {r['count']:>6} {r['median_minutes']:>14} "
+            f"{baku:>14} {r['over_standard']:>8}"
         )
     return 0
 

@@ -326,9 +326,13 @@ def trigger_form(
     ``defaults`` gives a field's default when its schema does not carry one."""
     from airflow.sdk import Param
 
+    from piak.form_messages import with_limits
+
     defaults = defaults or {}
     return {
-        name: Param(defaults[name], **schema) if name in defaults else Param(**schema)
+        name: Param(defaults[name], **with_limits(schema))
+        if name in defaults
+        else Param(**with_limits(schema))
         for name, schema in fields.items()
     }
 

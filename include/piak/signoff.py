@@ -34,7 +34,7 @@ from airflow.providers.standard.operators.hitl import (
 )
 from airflow.sdk import Param
 
-from piak import access, approvers, deadlines, registry, roles, settings, steps
+from piak import access, approvers, deadlines, form_messages, registry, roles, settings, steps
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,10 @@ log = logging.getLogger(__name__)
 #: (``_answer_kept_for_a_retry``): the person should not wait a minute for it.
 RETRY_DELAY = timedelta(seconds=10)
 
-NOTE = "catatan"
+#: The built-in note field, and the keys the sign-off forms add to their fields' JSON schema
+#: (ignored by validators; read by the API server's :mod:`piak.form_messages`): the choices that
+#: need a note, and a field that must be filled in once answered.
+NOTE, NOTE_FOR, REQUIRED = form_messages.NOTE, form_messages.NOTE_FOR, form_messages.REQUIRED
 ANSWER_XCOM = steps.ANSWER_XCOM
 #: XCom keys of a waiting sign-off: when its request opened, how many of its deadlines passed.
 OPENED_XCOM = "signoff_opened_at"
@@ -474,7 +477,7 @@ def approval(
     run with ``fail_on_reject``)."""
     return RoleApprovalOperator(
         fail_on_reject=fail_on_reject,
-        **_common(sop_code, step_number, task_id, show, links, {}, "Tolak", kwargs),
+        **_common(sop_code, step_number, task_id, show, links, {}, (REJECT,), kwargs),
     )
 
 
@@ -492,7 +495,7 @@ def decision(
     """A decision diamond: each choice leads to a task; rejecting or returning needs a note."""
     if not choices:
         raise ValueError(f"{task_id}: a decision needs at least one choice")
-    noted = ", ".join(c.label for c in choices if c.needs_note) or None
+    noted = tuple(c.label for c in choices if c.needs_note)
     return RoleBranchOperator(
         choices=choices,
         **_common(sop_code, step_number, task_id, show, links, dict(fields or {}), noted, kwargs),
@@ -511,7 +514,7 @@ def entry(
 ) -> RoleEntryOperator:
     """A form for a registry step; ``fields`` are Airflow Params (titles in Bahasa Indonesia)."""
     return RoleEntryOperator(
-        **_common(sop_code, step_number, task_id, show, links, dict(fields or {}), None, kwargs)
+        **_common(sop_code, step_number, task_id, show, links, dict(fields or {}), (), kwargs)
     )
 
 
@@ -522,7 +525,7 @@ def _common(
     show: str | None,
     links: Mapping[str, str] | None,
     fields: dict[str, Param],
-    note_required_for: str | None,
+    note_required_for: tuple[str, ...],
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     sop = registry.get_sop(sop_code)
@@ -537,9 +540,12 @@ def _common(
             type=["null", "string"],
             title="Catatan",
             description=(
-                f"Wajib diisi bila memilih: {note_required_for}." if note_required_for else None
-            )
-            or "Boleh dikosongkan.",
+                f"Wajib diisi bila memilih: {', '.join(note_required_for)}."
+                if note_required_for
+                else "Boleh dikosongkan."
+            ),
+            # read by the API server, which refuses such an answer at once (piak.form_messages)
+            **{NOTE_FOR: list(note_required_for)},
         ),
     }
     signoff = SignoffStep(
@@ -583,6 +589,7 @@ def _form_fields(fields: dict[str, Param]) -> tuple[dict[str, Param], tuple[str,
         schema["type"] = kinds if "null" in kinds else ["null", *kinds]
         if "enum" in schema and None not in schema["enum"]:
             schema["enum"] = [*schema["enum"], None]  # unanswered yet; required when answered
+        schema[REQUIRED] = True  # checked when answered, by the API server and the task
         form[name] = Param(None, description=param.description, **schema)
         required.append(name)
     return form, tuple(required)
@@ -601,7 +608,7 @@ def signoff_body(
     *,
     show: str | None = None,
     links: Mapping[str, str] | None = None,
-    note_required_for: str | None = None,
+    note_required_for: tuple[str, ...] = (),
 ) -> str:
     """Markdown body: the step as the SOP states it, what to look at, and the links.
 
@@ -626,8 +633,8 @@ def signoff_body(
     if note_required_for:
         lines += [
             "",
-            f"Pilihan *{_raw(note_required_for)}* wajib disertai **catatan**; "
-            "tanpa catatan, jawaban tidak diterima dan permintaan dibuka kembali.",
+            f"Pilihan *{_raw(', '.join(note_required_for))}* wajib disertai **catatan**; "
+            "tanpa catatan, jawaban tidak diterima.",
         ]
     return "\n".join(lines)
 

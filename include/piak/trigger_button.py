@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from piak import asgi
+from piak.asgi import Receive, Scope, Send
 
 #: What the UI reads a DAG's Trigger button from: the DAG list, one DAG, its details.
 DAG_PATHS = re.compile(r"^/(?:api/v2|ui)/dags(?:/[^/]+(?:/details)?)?/?$")
@@ -32,7 +30,6 @@ NOT_MANUAL = [
     "asset_triggered",
     "asset_materialization",
 ]
-COOKIE = "_token"
 
 
 def without_manual(data: Any, may_trigger: Callable[[str], bool]) -> Any:
@@ -52,27 +49,6 @@ def without_manual(data: Any, may_trigger: Callable[[str], bool]) -> Any:
     return {key: without_manual(value, may_trigger) for key, value in data.items()}
 
 
-def _token(scope: Scope) -> str | None:
-    headers = dict(scope.get("headers") or [])
-    auth = headers.get(b"authorization", b"").decode("latin-1")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == COOKIE and value:
-            return value
-    return None
-
-
-async def _login(token: str) -> str | None:
-    from airflow.api_fastapi.app import get_auth_manager
-
-    try:
-        return (await get_auth_manager().get_user_from_token(token)).get_name()
-    except Exception:  # an expired or forged token: the request itself answers 401/403
-        return None
-
-
 class TriggerButtonMiddleware:
     """See the module docstring."""
 
@@ -80,36 +56,24 @@ class TriggerButtonMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", ""))[len(str(scope.get("root_path", ""))) :]
-        token = _token(scope) if scope.get("type") == "http" else None
-        if not token or scope.get("method") != "GET" or not DAG_PATHS.match(path):
+        wanted = scope.get("type") == "http" and scope.get("method") == "GET"
+        if not wanted or not DAG_PATHS.match(asgi.path(scope)) or not asgi.token(scope):
             await self.app(scope, receive, send)
             return
-        login = await _login(token)
-        if login is None:
+        user = await asgi.user(scope)
+        if user is None:
             await self.app(scope, receive, send)
             return
-        # the answer is rewritten below, so it must come uncompressed
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
-        start: Message = {}
-        body: list[bytes] = []
-
-        async def capture(message: Message) -> None:  # ruff: ignore[unused-async] - ASGI send
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                body.append(message.get("body", b""))
-
-        await self.app({**scope, "headers": headers}, receive, capture)
-        await _send_rewritten(send, start, b"".join(body), login)
+        answer = await asgi.held(self.app, asgi.uncompressed(scope), receive)  # rewritten below
+        await answer.send_body(send, _rewritten(answer, user.get_name()))
 
 
-async def _send_rewritten(send: Send, start: Message, content: bytes, login: str) -> None:
+def _rewritten(answer: asgi.Held, login: str) -> bytes:
     from piak import access
 
-    response_headers = list(start.get("headers") or [])
-    kind = dict(response_headers).get(b"content-type", b"")
-    if start.get("status") == 200 and kind.startswith(b"application/json"):
+    content = answer.body
+    kind = dict(answer.start.get("headers") or []).get(b"content-type", b"")
+    if answer.status == 200 and kind.startswith(b"application/json"):
         try:
             config = access.load()
             data = without_manual(
@@ -119,7 +83,4 @@ async def _send_rewritten(send: Send, start: Message, content: bytes, login: str
             content = json.dumps(data).encode("utf-8")
         except (ValueError, access.ConfigError):
             pass  # not what was expected: passed on as it is
-    response_headers = [(k, v) for k, v in response_headers if k.lower() != b"content-length"]
-    response_headers.append((b"content-length", str(len(content)).encode("latin-1")))
-    await send({**start, "headers": response_headers})
-    await send({"type": "http.response.body", "body": content, "more_body": False})
+    return content

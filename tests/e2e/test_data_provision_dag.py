@@ -33,7 +33,7 @@ REQUEST = {
     "keperluan": "penyusunan publikasi Kabupaten Contoh Dalam Angka",
     "kontak": "0812-3456-7890",
     "jenis_data": "agregat",
-    "kecamatan": ["01", "02"],
+    "kecamatan": ["99.01.01", "99.01.02"],
     "tanggal_data": "2026-06-30",
     "format": "csv",
 }
@@ -58,7 +58,7 @@ INDIVIDUAL = {
     "jenis_data": "perseorangan",
     "nomor_pks": "PKS/001/DUKCAPIL/2025",
     "kolom": ["NIK", "NO_KK", "NAMA_LGKP", "JENIS_KLMIN", "TGL_LHR", "NO_KEC", "NO_KEL"],
-    "kecamatan": ["03"],
+    "kecamatan": ["99.01.03"],
     "tanggal_data": "2026-06-30",
     "format": "csv",
 }
@@ -207,7 +207,6 @@ def check_closed(airflow, run_id: str, task_id: str, outcome: str, note: str) ->
         ({"jenis_data": "perseorangan"}, "PKS"),  # individual data without a PKS
         ({**INDIVIDUAL, "nomor_pks": "PKS/404/DUKCAPIL/2026"}, "tidak terdaftar"),
         ({**INDIVIDUAL, "kolom": ["NIK", "ALAMAT"]}, "ALAMAT tidak diizinkan oleh PKS"),
-        ({"ambang_sel_kecil": 6, "kecamatan": ["99.01.99"]}, "SETUP_KEC"),
     ],
 )
 def test_a_bad_request_is_refused_before_any_step(airflow, change, reason):
@@ -217,6 +216,17 @@ def test_a_bad_request_is_refused_before_any_step(airflow, change, reason):
     assert reason in log
     assert airflow.task_state(DAG, run_id, "dispose_request") in ("upstream_failed", None)
     assert not [e for e in airflow.agenda(run_id) if e.outcome != "failed"]
+
+
+def test_a_region_that_is_not_the_office_s_is_refused_by_the_form(airflow):
+    """The form offers the office's regions only (config/regions.yaml); a code typed past it
+    through the API is refused before a run exists."""
+    before = airflow.api("admin", "GET", f"/dags/{DAG}/dagRuns").json()["total_entries"]
+    conf = {**REQUEST, "kecamatan": ["99.01.99"]}
+    body = {"logical_date": None, "conf": conf}
+    response = airflow.api("jfu", "POST", f"/dags/{DAG}/dagRuns", json=body)
+    assert response.status_code == 400 and "kecamatan" in response.text
+    assert airflow.api("admin", "GET", f"/dags/{DAG}/dagRuns").json()["total_entries"] == before
 
 
 # --- no personal data outside the release -----------------------------------------------------

@@ -94,18 +94,23 @@ def test_only_the_role_holder_can_answer_and_the_run_follows_the_decision(airflo
     assert "Perbarui driver printer" in archive.read_text()
 
 
-def test_return_without_note_is_refused_and_asked_again(airflow):
+def test_return_without_note_is_refused_at_once_and_the_request_stays_open(airflow):
     run_id = airflow.trigger(DAG, COMPLAINT, user="jfu")
     airflow.wait_task(DAG, run_id, "decide_handling", {"awaiting_input"})
     back = "Kembalikan ke pelapor: keluhan belum jelas"
 
-    assert airflow.answer("kasi", DAG, run_id, "decide_handling", [back]).status_code == 200
-    # The answer without a note is not accepted: the same request is open again.
-    airflow.wait_task(DAG, run_id, "decide_handling", {"awaiting_input"}, timeout=120)
+    empty = airflow.answer("kasi", DAG, run_id, "decide_handling", [back])
+    assert empty.status_code == 400, empty.text
+    assert empty.json()["detail"].startswith("Isian wajib belum diisi: Jawaban")
+    answer = {"jawaban": "Mohon lengkapi keluhan.", "catatan": "  "}
+    refused = airflow.answer("kasi", DAG, run_id, "decide_handling", [back], answer)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["detail"].startswith(f'Pilihan "{back}" wajib disertai catatan')
     detail = airflow.api(
         "kasi", "GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/decide_handling/-1/hitlDetails"
     ).json()
     assert detail["response_received"] is False
+    assert airflow.task_state(DAG, run_id, "decide_handling") == "awaiting_input"
 
     response = airflow.answer(
         "kasi",
@@ -119,3 +124,14 @@ def test_return_without_note_is_refused_and_asked_again(airflow):
     assert airflow.wait_run(DAG, run_id) == "success"
     entry = _agenda(airflow, run_id)["decide_handling"]
     assert (entry.outcome, entry.note) == ("returned", "Sebutkan pesan galat dan waktunya.")
+
+
+def test_a_trigger_the_form_refuses_is_told_in_one_indonesian_sentence(airflow):
+    before = airflow.api("admin", "GET", f"/dags/{DAG}/dagRuns").json()["total_entries"]
+    body = {"logical_date": None, "conf": {**COMPLAINT, "pelapor": "ab"}}
+    response = airflow.api("jfu", "POST", f"/dags/{DAG}/dagRuns", json=body)
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        'Isian "Nama pelapor": paling sedikit 3 karakter. Perbaiki isian itu, lalu picu lagi.'
+    )
+    assert airflow.api("admin", "GET", f"/dags/{DAG}/dagRuns").json()["total_entries"] == before

@@ -552,7 +552,17 @@ def validate_request(
 
 
 def _field(default: Any, field: str, section: str, **schema: Any) -> dict[str, Any]:
-    return {"default": default, "title": TITLES[field], "section": section, **schema}
+    from piak.form_messages import with_limits
+
+    return {"default": default, "title": TITLES[field], "section": section, **with_limits(schema)}
+
+
+def _choice_field(field: str, section: str, shown: dict[str, str], **schema: Any) -> dict:
+    """One choice of ``shown`` (value -> what the person sees), the first chosen."""
+    first = next(iter(shown))
+    return _field(
+        first, field, section, type="string", enum=list(shown), values_display=shown, **schema
+    )
 
 
 def _columns_field(field: str, section: str, headers: dict[str, str], **schema: Any) -> dict:
@@ -570,6 +580,27 @@ def _columns_field(field: str, section: str, headers: dict[str, str], **schema: 
     )
 
 
+def _region_field(
+    field: str, section: str, choices: dict[str, str] | None, hint: str, example: str
+) -> dict[str, Any]:
+    """Regions as a multiple choice of the office's own (``config/regions.yaml``: code and
+    name), else as codes typed one per line; empty (none chosen) means the whole kabupaten."""
+    schema: dict[str, Any] = {"type": ["null", "array"], "uniqueItems": True}
+    if choices:
+        schema |= {
+            "items": {"type": "string", "enum": list(choices)},
+            "examples": list(choices),
+            "values_display": choices,
+            "description": f"Pilih dari daftar wilayah kantor. {hint}",
+        }
+    else:
+        schema |= {
+            "items": {"type": "string"},
+            "description": f"Kode {field}, satu per baris (contoh {example}). {hint}",
+        }
+    return _field([], field, section, maxItems=MAX_CODES, **schema)
+
+
 def params_schema(floor: int | None = None) -> dict[str, dict[str, Any]]:
     """The trigger form as Airflow Params JSON-schema dicts (no airflow import).
 
@@ -578,9 +609,10 @@ def params_schema(floor: int | None = None) -> dict[str, dict[str, Any]]:
     everything again (and more) before any step runs. ``floor`` is the office's small-count
     threshold (default: ``config/provision.yaml``), the form's default and minimum.
     """
-    from piak.provision import config
+    from piak.provision import config, regions
 
     catalog = load()
+    office = regions.load()
     if floor is None:
         floor = config.load_settings().suppression_floor
     who, what, where, out = "Pemohon", "Jenis data", "Cakupan data", "Keluaran"
@@ -617,13 +649,10 @@ def params_schema(floor: int | None = None) -> dict[str, dict[str, Any]]:
             maxLength=100,
             description="Nomor telepon atau alamat surel pemohon.",
         ),
-        "jenis_data": _field(
-            "agregat",
+        "jenis_data": _choice_field(
             "jenis_data",
             what,
-            type="string",
-            enum=list(KINDS),
-            values_display={"agregat": "Data agregat", "perseorangan": "Data perseorangan (PKS)"},
+            {"agregat": "Data agregat", "perseorangan": "Data perseorangan (PKS)"},
             description="Data perseorangan hanya dengan PKS (perjanjian kerja sama).",
         ),
         "nomor_pks": _field(
@@ -656,22 +685,19 @@ def params_schema(floor: int | None = None) -> dict[str, dict[str, Any]]:
             "mengizinkan); selain itu NIK, Nomor KK dan NIK orang tua diganti pseudonim per rilis "
             "dan tanggal lahir/kawin hanya tahunnya.",
         ),
-        "kecamatan": _field(
-            [],
+        "kecamatan": _region_field(
             "kecamatan",
             where,
-            type="array",
-            items={"type": "string"},
-            description="Kode kecamatan, satu per baris (contoh 99.01.03). "
+            office.kecamatan_choices() if office else None,
             "Kosongkan kecamatan dan kelurahan untuk seluruh kabupaten.",
+            "99.01.03",
         ),
-        "kelurahan": _field(
-            [],
+        "kelurahan": _region_field(
             "kelurahan",
             where,
-            type="array",
-            items={"type": "string"},
-            description="Kode kelurahan/desa, satu per baris (contoh 99.01.03.2001).",
+            office.kelurahan_choices() if office else None,
+            "Kelurahan/desa di luar kecamatan yang dipilih di atas.",
+            "99.01.03.2001",
         ),
         "tanggal_data": _field(
             None,
@@ -687,21 +713,13 @@ def params_schema(floor: int | None = None) -> dict[str, dict[str, Any]]:
         "umur_max": _field(
             None, "umur_max", where, type=["null", "integer"], minimum=0, maximum=MAX_AGE
         ),
-        "jenis_kelamin": _field(
-            "semua",
+        "jenis_kelamin": _choice_field(
             "jenis_kelamin",
             where,
-            type="string",
-            enum=list(SEX_CHOICES),
-            values_display={"semua": "Semua", "laki-laki": "Laki-laki", "perempuan": "Perempuan"},
+            {"semua": "Semua", "laki-laki": "Laki-laki", "perempuan": "Perempuan"},
         ),
-        "format": _field(
-            "xlsx",
-            "format",
-            out,
-            type="string",
-            enum=list(FORMATS),
-            values_display={"xlsx": "Excel (XLSX)", "csv": "CSV (UTF-8)", "parquet": "Parquet"},
+        "format": _choice_field(
+            "format", out, {"xlsx": "Excel (XLSX)", "csv": "CSV (UTF-8)", "parquet": "Parquet"}
         ),
         "ambang_sel_kecil": _field(
             floor,
