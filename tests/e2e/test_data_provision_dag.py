@@ -225,7 +225,10 @@ def test_a_region_that_is_not_the_office_s_is_refused_by_the_form(airflow):
     conf = {**REQUEST, "kecamatan": ["99.01.99"]}
     body = {"logical_date": None, "conf": conf}
     response = airflow.api("jfu", "POST", f"/dags/{DAG}/dagRuns", json=body)
-    assert response.status_code == 400 and "kecamatan" in response.text
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(
+        'Isian "Kecamatan": berisi pilihan yang tidak ada di daftar.'
+    )
     assert airflow.api("admin", "GET", f"/dags/{DAG}/dagRuns").json()["total_entries"] == before
 
 
