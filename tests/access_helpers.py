@@ -50,6 +50,7 @@ TRIGGER_CONF: dict[str, dict[str, Any]] = {
     },
     "out_of_policy_usage": {},
     "out_of_policy_case": {"case_id": "KASUS-20260101-0900-UJI0001"},
+    "monthly_report": {"bulan": "2026-01"},
 }
 #: Who triggers each DAG in the tests (a holder of one of its trigger roles).
 HOLDER = {
