@@ -186,6 +186,17 @@ def test_reminders_go_to_the_role_holders_and_their_deputies_own_addresses():
     ]
 
 
+def test_a_reminder_reaches_the_assigned_people_s_addresses_and_names_who_has_none():
+    users = {
+        "sari": {"name": "Sari Dewi", "roles": ["kasi"], "email": "sari@disdukcapil.example"},
+        "rudi": {"name": "Rudi Hartono", "roles": ["kabid"]},
+        "wati": {"name": "Wati", "roles": ["kabid"], "email": "sari@disdukcapil.example"},
+    }
+    config = small(users=users, delegations=[])
+    found, missing = config.emails_of(["sari", "rudi", "wati", "sari", "nobody"])
+    assert found == ["sari@disdukcapil.example"] and missing == ["rudi", "nobody"]
+
+
 def test_the_embedded_default_leaves_office_users_reading_starting_and_answering():
     may = access.embedded_office_may
     assert may("GET", None) and may("GET", "TASK_LOGS")

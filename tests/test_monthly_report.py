@@ -101,7 +101,9 @@ def test_compile_and_send_mail_both_files_to_the_kadis(office, monkeypatch):
     with smtp_server() as inbox:
         monkeypatch.setenv("AIRFLOW_CONN_PIAK_SMTP", inbox.connection)
         sent = monthly_report.send_report(ti=TI())
+        again = monthly_report.send_report(ti=TI())  # a retry of the task: not mailed twice
     assert sent["receipt"] == "dikirim lewat e-mail ke kadis@disdukcapil.example"
+    assert (sent["sent"], again["sent"], again["receipt"]) == (True, False, sent["receipt"])
     ((mail, to),) = inbox.received
     assert to == ["kadis@disdukcapil.example"]
     assert mail["Subject"] == "[PIAK Ops] Laporan Bulanan Kepatuhan SOP Bidang PIAK November 2026"

@@ -108,9 +108,13 @@ def test_a_reminder_reaches_the_office_by_mail_and_chat_with_the_link_to_answer(
 
 def test_a_reminder_goes_to_those_who_may_answer_when_they_have_addresses(smtp):
     holders = ["kabid.nama@disdukcapil.example", "plh.kabid@disdukcapil.example"]
-    reminder = waiting_signoff() | {"piak_recipients": holders}
+    reminder = waiting_signoff() | {"piak_recipients": holders, "piak_office_too": False}
     notify.OfficeNotifier(title="Serah terima backup SIAK").notify(reminder)
     assert smtp.recipients == [holders], "not the office's shared list"
+    # someone else who may answer has no address: the office's list hears of it too
+    reminder |= {"piak_office_too": True}
+    notify.OfficeNotifier(title="Serah terima backup SIAK").notify(reminder)
+    assert smtp.recipients[1] == [*holders, "kasi@disdukcapil.example", "kabid@disdukcapil.example"]
 
 
 def test_a_failure_names_the_step_and_links_to_it(smtp):
@@ -148,3 +152,11 @@ def test_a_message_to_an_e_mail_contact_is_mailed_to_that_address_only(smtp):
     assert receipt == "dikirim lewat e-mail ke pelapor@kecamatan.example"
     assert smtp.recipients == [["pelapor@kecamatan.example"]]
     assert "Sudah pulih." in smtp.messages[0].get_body(("html", "plain")).get_content()
+
+
+def test_a_contact_typed_by_a_reporter_never_reaches_the_office_s_list(smtp):
+    for contact in ("kantor", "a@x.example, b@y.example"):
+        notify.OfficeNotifier(title="Layanan bantuan SIAK").send(
+            notify.Message(contact, "Jawaban keluhan", "Sudah pulih.")
+        )
+    assert smtp.recipients == [], "only logged: not one address of the reporter's"

@@ -147,6 +147,17 @@ class AccessConfig(Strict):
         ]
         return list(dict.fromkeys(e for e in (self.users[x].email for x in logins) if e))
 
+    def emails_of(self, logins: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The addresses of ``logins`` (in order, once each), and the logins without one."""
+        found, missing = [], []
+        for login in dict.fromkeys(logins):
+            user = self.users.get(login)
+            if user and user.email:
+                found.append(user.email)
+            else:
+                missing.append(login)
+        return list(dict.fromkeys(found)), missing
+
     def name(self, login: str) -> str:
         user = self.users.get(login)
         return user.name if user else ("Administrator Airflow" if login == ADMIN else login)

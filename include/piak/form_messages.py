@@ -68,7 +68,9 @@ def trigger_message(detail: str) -> str | None:
 
 
 def _reason(validator: str, schema: Mapping[str, Any], instance: Any, in_items: bool) -> str:
-    hint = f" ({schema['description']})" if schema.get("description") else ""
+    # (Airflow's Param keeps a field's description outside the schema it reports; the form
+    # shows it under the field)
+    hint = " (lihat keterangan di bawah isian)"
     if validator == "type":
         kinds = schema.get("type")
         kinds = kinds if isinstance(kinds, list) else [kinds]
@@ -189,21 +191,30 @@ async def may_answer(scope: Scope, dag_id: str, form: PendingForm) -> bool:
         DagAccessEntity,
         DagDetails,
     )
+    from fastapi import HTTPException
+    from starlette.concurrency import run_in_threadpool
 
     user = await asgi.user(scope)
     if user is None:
         return False
     manager = get_auth_manager()
-    if not manager.is_authorized_dag(
-        method="PUT",
-        access_entity=DagAccessEntity.HITL_DETAIL,
-        details=DagDetails(id=dag_id),
-        user=user,
-    ):
+
+    def allowed() -> bool:  # the auth managers may read their database: off the event loop
+        if not manager.is_authorized_dag(
+            method="PUT",
+            access_entity=DagAccessEntity.HITL_DETAIL,
+            details=DagDetails(id=dag_id),
+            user=user,
+        ):
+            return False
+        return not form.assigned or manager.is_authorized_hitl_task(
+            assigned_users=set(form.assigned), user=user
+        )
+
+    try:
+        return await run_in_threadpool(allowed)
+    except HTTPException:  # the project's auth managers refuse with the reason (403)
         return False
-    return not form.assigned or manager.is_authorized_hitl_task(
-        assigned_users=set(form.assigned), user=user
-    )
 
 
 class FormMessagesMiddleware:

@@ -7,22 +7,28 @@ appear by name (they act for the office); no resident's data is in the agenda, s
 
 The DAG ``monthly_report`` makes it on the 1st of each month for the month before and mails it
 to the Kadis (``email`` of the holders of ``kadis`` in ``config/access.yaml``, else the office's
-addresses). The files are keyed to the month: a rerun writes the same two files again, whole.
+addresses). The files are keyed to the month: a rerun writes the same two files again, whole,
+and mails them only when their figures changed (``terkirim.json`` beside them).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from piak import settings
+from piak.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
 TITLE = "Laporan Bulanan Kepatuhan SOP Bidang PIAK"
+#: Beside a month's report once it was mailed: the digest of its figures and the receipt.
+SENT_MARKER = "terkirim.json"
 STEP_COLUMNS = ["SOP", "Langkah", "Kegiatan", "Waktu baku", "Jumlah", "Median (menit)",
                 "P90 (menit)", "Terlama (menit)", "Sesuai waktu baku (%)"]  # fmt: skip
 ROLE_COLUMNS = ["Peran", "Jumlah", "Median (menit)", "P90 (menit)", "Terlama (menit)",
@@ -70,7 +76,7 @@ def figures(month: str, url: str | None = None) -> Figures:
         found.by_sop.append(
             [
                 sop.title,
-                len({e.run_id for e in mine}),
+                len({(e.dag_id, e.run_id) for e in mine}),
                 len(measured),
                 round(100 * sum(judged) / len(judged)) if judged else None,
                 sum(e.outcome == "failed" for e in mine),
@@ -80,10 +86,9 @@ def figures(month: str, url: str | None = None) -> Figures:
         )
         for row in office_pages.compliance(mine, "langkah"):
             number = int(row["group"].rsplit(" ", 1)[-1])
-            step = sop.step(number)
-            found.by_step.append(
-                [sop.title, number, step.activity, step.time_text or "-", *_durations(row)]
-            )
+            step = next((s for s in sop.steps if s.number == number), None)  # since renumbered?
+            activity, standard = (step.activity, step.time_text) if step else ("-", None)
+            found.by_step.append([sop.title, number, activity, standard or "-", *_durations(row)])
     found.by_role = [[r["group"], *_durations(r)] for r in office_pages.compliance(items, "peran")]
     return found
 
@@ -196,7 +201,9 @@ def compile_report(**context: Any) -> dict[str, Any]:
     write_xlsx(found, out / f"{stem}.xlsx")
     write_pdf(found, out / f"{stem}.pdf", made_at)
     log.info("Laporan %s: %d langkah terukur, di %s", month, found.measured, out)
-    return {"month": month, "dir": str(out), "files": [f"{stem}.pdf", f"{stem}.xlsx"]}
+    digest = hashlib.sha256(json.dumps(asdict(found), sort_keys=True).encode()).hexdigest()
+    files = [f"{stem}.pdf", f"{stem}.xlsx"]
+    return {"month": month, "dir": str(out), "files": files, "digest": digest}
 
 
 def send_report(**context: Any) -> dict[str, Any]:
@@ -207,14 +214,30 @@ def send_report(**context: Any) -> dict[str, Any]:
     made = context["ti"].xcom_pull(task_ids="compile_report")
     files = [str(Path(made["dir"]) / name) for name in made["files"]]
     period = agenda.month_title(made["month"])
-    message = notify.Message(
-        recipient=", ".join(access.load().addresses(["kadis"])) or notify.OFFICE,
-        subject=f"[PIAK Ops] {TITLE} {period}",
-        body=(
-            f"Yth. Kepala Dinas,\n\nterlampir laporan kepatuhan SOP Bidang PIAK bulan {period} "
-            f"(PDF dan XLSX), disusun dari agenda PIAK Ops.\n\nBerkas: {made['dir']}"
-        ),
-        files=tuple(files),
-    )
-    receipt = notify.OfficeNotifier(title=TITLE).send(message)
-    return {"month": made["month"], "receipt": receipt}
+    marker = Path(made["dir"]) / SENT_MARKER
+    if marker.exists():
+        sent = json.loads(marker.read_text(encoding="utf-8"))
+        if sent.get("digest") == made["digest"]:  # a retry or rerun: the Kadis has it already
+            log.info("Laporan %s sudah dikirim (%s): tidak dikirim lagi", made["month"], sent)
+            return {"month": made["month"], "receipt": sent["receipt"], "sent": False}
+    kadis = access.load().addresses(["kadis"])
+    notifier = notify.OfficeNotifier(title=TITLE)
+    receipts = [
+        notifier.send(
+            notify.Message(
+                recipient=to,
+                subject=f"[PIAK Ops] {TITLE} {period}",
+                body=(
+                    f"Yth. Kepala Dinas,\n\nterlampir laporan kepatuhan SOP Bidang PIAK bulan "
+                    f"{period} (PDF dan XLSX), disusun dari agenda PIAK Ops.\n\n"
+                    f"Berkas: {made['dir']}"
+                ),
+                files=tuple(files),
+                to_office=not kadis,
+            )
+        )
+        for to in kadis or ["kantor"]
+    ]
+    receipt = "; ".join(receipts)
+    write_text_atomic(marker, json.dumps({"digest": made["digest"], "receipt": receipt}))
+    return {"month": made["month"], "receipt": receipt, "sent": True}

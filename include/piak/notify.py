@@ -23,9 +23,13 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from piak.access import EMAIL_PATTERN
+
 log = logging.getLogger(__name__)
 
 _NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
+#: One e-mail address (a contact typed with several, or with a name, is not mailed to).
+_ONE_ADDRESS = re.compile(EMAIL_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,8 @@ class Message:
     body: str
     #: Paths of files sent along (by e-mail; the other channels name them in the body).
     files: tuple[str, ...] = ()
-
-
-#: The recipient that means the office's own addresses (``to`` of the mail Connection).
-OFFICE = "kantor"
+    #: Also (or, without a recipient's address, only) to the office's own addresses.
+    to_office: bool = False
 
 
 def redact(text: str) -> str:
@@ -144,8 +146,9 @@ class OfficeNotifier(LogNotifier):
         super().notify(context)
         message = alert(self.title, context)
         holders = list(context.get("piak_recipients") or [])
+        office_too = context.get("piak_office_too", not holders)
         channels = {
-            "e-mail": lambda: self._mail(message, holders),
+            "e-mail": lambda: self._mail(message, holders, office_too=office_too),
             "chat": lambda: self._chat(message),
         }
         for name, deliver in channels.items():
@@ -159,21 +162,24 @@ class OfficeNotifier(LogNotifier):
         conn = _connection(SMTP_CONN)
         if conn is None:
             return logged
-        if message.recipient == OFFICE:
-            to = list(conn.extra_dejson.get("to") or [])
-        else:
-            to = [r.strip() for r in message.recipient.split(",") if "@" in r]
+        to = (
+            [message.recipient.strip()] if _ONE_ADDRESS.fullmatch(message.recipient.strip()) else []
+        )
+        if message.to_office:
+            to = list(dict.fromkeys([*to, *(conn.extra_dejson.get("to") or [])]))
         if not to:
             return logged
         _send_mail(to, message)
         return f"dikirim lewat e-mail ke {', '.join(to)}"
 
-    def _mail(self, message: Message, holders: list[str]) -> None:
-        """To the role holders' own addresses (a reminder), else to the office's."""
+    def _mail(self, message: Message, holders: list[str], *, office_too: bool) -> None:
+        """To the answering people's own addresses (a reminder), and to the office's when
+        someone who may answer has none (or for a failure)."""
         conn = _connection(SMTP_CONN)
         if conn is None:
             return
-        to = holders or list(conn.extra_dejson.get("to") or [])
+        office = list(conn.extra_dejson.get("to") or []) if office_too else []
+        to = list(dict.fromkeys([*holders, *office]))
         if to:
             _send_mail(to, message)
 

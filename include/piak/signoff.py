@@ -275,10 +275,20 @@ class _SignoffMixin:
             if escalated:
                 whom = f"{who}, {roles.ROLE_TITLES[limits.escalate_to]}"
         log.warning("PENGINGAT: %s", message)
-        answering = [self.role, *([limits.escalate_to] if escalated or kind == "escalate" else [])]
-        recipients = access.load().addresses(answering)
+        from airflow.sdk.timezone import utcnow
+
+        now = utcnow()  # the timer has fired: an escalation's people may answer from now on
+        answering = [a.login for a in self._assigned(context) if a.valid(now)]
+        mailed, unreachable = access.load().emails_of(answering)
         for notifier in self._notifiers():
-            notifier({**context, "piak_message": message, "piak_recipients": recipients})
+            notifier(
+                {
+                    **context,
+                    "piak_message": message,
+                    "piak_recipients": mailed,
+                    "piak_office_too": bool(unreachable) or not mailed,
+                }
+            )
         steps.record_step(
             context,
             sop_code=self.sop_code,

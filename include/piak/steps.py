@@ -43,7 +43,7 @@ def sop_doc(sop: registry.Sop) -> str:
         [
             f"### {sop.title}",
             "",
-            f"[Diagram alur (swimlane)]({diagrams.link(sop.code)})",
+            f"[Diagram alur (swimlane)]({settings.airflow_base_url()}{diagrams.link(sop.code)})",
             "",
             "| No. | Pelaksana | Waktu baku | Kegiatan | Keluaran |",
             "|---|---|---|---|---|",

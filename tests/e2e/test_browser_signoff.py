@@ -234,3 +234,29 @@ def test_the_trigger_button_is_disabled_for_whoever_may_not_trigger_the_dag(
             expect(button).to_be_visible()
             expect(button).to_be_enabled() if enabled else expect(button).to_be_disabled()
             shot(page, f"{user}-trigger-button")
+
+
+def test_a_trigger_form_mistake_is_told_in_indonesian_in_the_dialog(
+    airflow: Airflow, playwright: Playwright, chromium: Path, tmp_path: Path
+):
+    """The JFU fills in the helpdesk form with a two-letter name: the field says its limits
+    before, and the dialog says what is wrong in one Indonesian sentence after; no run starts."""
+    runs = airflow.api("admin", "GET", "/dags/helpdesk/dagRuns").json()["total_entries"]
+    password = airflow.passwords["jfu"]
+    with signed_in(playwright, chromium, tmp_path / "jfu", airflow.url, "jfu", password) as page:
+        page.goto(f"{airflow.url}/dags/helpdesk")
+        page.get_by_test_id("trigger-dag-button").first.click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text("Panjang 3-100 karakter.").first).to_be_visible()
+        dialog.locator("#element_pelapor").fill("ab")
+        dialog.locator("#element_asal").fill("Kecamatan Contoh Barat")
+        dialog.locator("#element_kontak").fill("0812-0000-0000")
+        dialog.locator("#element_uraian").fill("Aplikasi SIAK tidak bisa dibuka sejak pagi.")
+        dialog.get_by_role("button", name="Trigger").click()
+        refusal = (
+            'Isian "Nama pelapor": paling sedikit 3 karakter. Perbaiki isian itu, lalu picu lagi.'
+        )
+        expect(dialog.get_by_text(refusal)).to_be_visible()
+        expect(dialog.get_by_text("Failed validating")).to_have_count(0)
+        shot(page, "jfu-trigger-form-refusal")
+    assert airflow.api("admin", "GET", "/dags/helpdesk/dagRuns").json()["total_entries"] == runs

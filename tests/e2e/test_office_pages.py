@@ -70,13 +70,14 @@ def test_each_dag_s_docs_link_its_sop_diagram_served_behind_the_login(airflow):
     import requests
 
     doc = airflow.api("kasi", "GET", f"/dags/{DAG}/details").json()["doc_md"]
-    assert f"[Diagram alur (swimlane)](/piak/diagram/{DAG}.svg)" in doc
+    assert f"[Diagram alur (swimlane)]({airflow.url}/piak/diagram/{DAG}.svg)" in doc
     svg = airflow.request("kasi", "GET", f"/piak/diagram/{DAG}.svg")
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     assert "<svg" in svg.text and "Menerima keluhan" in svg.text
     index = airflow.request("kasi", "GET", "/piak/diagram/")
     assert f'href="/piak/diagram/{DAG}.svg"' in index.text
-    assert airflow.request("kasi", "GET", "/piak/diagram/..%2Fetc.svg").status_code == 404
+    for wrong in ("..%2Fetc.svg", "nosuch.svg", DAG, "%3Cscript%3E.svg"):
+        assert airflow.request("kasi", "GET", f"/piak/diagram/{wrong}").status_code == 404
     assert requests.get(f"{airflow.url}/piak/diagram/{DAG}.svg", timeout=30).status_code == 401
 
 
