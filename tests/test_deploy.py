@@ -141,6 +141,7 @@ def test_production_refuses_demo_accounts_the_demo_database_and_default_password
     for role in ("administrator", "kasi", "kabid", "kadis", "petugas"):
         assert f"akun demo '{role}'" in text, role
     assert "PIAK_DEMO_RESIDENTS=100000: produksi tidak memakai basis data demo" in text
+    assert "regions.yaml: wilayah demo (kode 99.xx); buat dari SIAK kantor" in text
     assert "POSTGRES_PASSWORD di .env: kata sandi bawaan" in text
     assert "AIRFLOW_JWT_SECRET di .env" in text
     assert "PIAK_AGENDA_PASSWORD" not in text and "AIRFLOW_API_SECRET_KEY" not in text

@@ -155,6 +155,19 @@ def weak_password(login: str, password: str | None) -> bool:
     return not text or text in (*DEFAULT_PASSWORDS, login.lower())
 
 
+def _demo_regions() -> list[str]:
+    """The demo's regions (province code 99, which Indonesia does not have) in the form."""
+    from piak.provision import regions
+
+    office = regions.load()
+    if office and any(code.startswith("99.") for code in office.kecamatan):
+        return [
+            f"{regions.regions_file()}: wilayah demo (kode 99.xx); buat dari SIAK kantor dengan "
+            "python -m piak regions --conn siak_db --write"
+        ]
+    return []
+
+
 def production_problems(env: dict[str, str], passwords: Path | None = None) -> list[str]:
     """Why production must not start (Bahasa Indonesia): demo accounts in
     ``config/access.yaml``, the demo database, default or short secrets, default passwords in
@@ -173,6 +186,7 @@ def production_problems(env: dict[str, str], passwords: Path | None = None) -> l
         for login in config.users
         if login in ROLES
     ]
+    problems += _demo_regions()
     residents = env.get("PIAK_DEMO_RESIDENTS", "0").strip() or "0"
     if residents != "0":
         problems.append(f"PIAK_DEMO_RESIDENTS={residents}: produksi tidak memakai basis data demo")
