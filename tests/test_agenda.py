@@ -212,7 +212,7 @@ def test_export_xlsx_has_the_month_in_indonesian(url, tmp_path):
             "Keluaran",
             "Catatan",
             "Durasi (menit)",
-            "Waktu baku (menit)",
+            "Waktu baku",
             "Sesuai waktu baku",
             "Run",
         ]
@@ -228,8 +228,21 @@ def test_export_xlsx_has_the_month_in_indonesian(url, tmp_path):
     assert body[1][9] == "catatan 1"
     assert body[0][5] == "Kepala Seksi"
     assert body[0][3] == "backup_database"
+    assert [row[11] for row in body] == [None, None, None]  # no standard time recorded
     assert len(body) == 3  # the October entry is not in November's book
     assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_export_states_the_standard_time_in_the_sop_s_own_words(url, tmp_path):
+    from openpyxl import load_workbook
+
+    began = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
+    field_check = entry(sop_code="helpdesk", dag_id="helpdesk", step_number=5, role="petugas",
+                        standard_minutes=1440, started_at=began)  # fmt: skip
+    agenda.record(field_check, url)
+    path, _ = agenda.export_month("2026-11", tmp_path / "agenda.xlsx", url)
+    row = [c.value for c in load_workbook(path).active[4]]
+    assert (row[10], row[11], row[12]) == (2880, "1 hari", "melebihi")  # not "1440"
 
 
 def test_export_xlsx_keeps_notes_as_text(url, tmp_path):
@@ -313,7 +326,11 @@ def test_each_step_is_measured_against_its_standard_time(url, tmp_path):
     assert unmeasured.within_standard is None
     path, _ = agenda.export_month("2026-11", tmp_path / "agenda.xlsx", url)
     rows = [[c.value for c in row] for row in load_workbook(path).active.iter_rows(min_row=4)]
-    assert [row[10:13] for row in rows] == [[4, 5, "ya"], [110, 30, "melebihi"], [None, None, None]]
+    assert [row[10:13] for row in rows] == [
+        [4, "5 menit", "ya"],
+        [110, "30 menit", "melebihi"],
+        [None, None, None],
+    ]
     report = agenda.standard_time_report("2026-11", url)
     assert [(r["count"], r["over_standard"], r["standard_minutes"]) for r in report] == [(2, 1, 30)]
 

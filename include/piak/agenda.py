@@ -327,7 +327,7 @@ HEADERS = [
     "Keluaran",
     "Catatan",
     "Durasi (menit)",
-    "Waktu baku (menit)",
+    "Waktu baku",
     "Sesuai waktu baku",
     "Run",
 ]
@@ -351,12 +351,27 @@ def _rows(items: list[AgendaEntry]) -> list[list[Any]]:
                 e.output_ref or "",
                 e.note or "",
                 round(e.duration_minutes, 1) if e.duration_minutes is not None else "",
-                e.standard_minutes or "",
+                _standard_text(e),
                 WITHIN[e.within_standard],
                 e.run_id,
             ]
         )
     return rows
+
+
+def _standard_text(e: AgendaEntry) -> str:
+    """The step's standard time in the SOP's own words ("2 Hari", not 2880 minutes); in
+    minutes when the registry has changed since the entry was judged against it."""
+    from piak import registry
+
+    if not e.standard_minutes:
+        return ""
+    try:
+        step = registry.get_sop(e.sop_code).step(e.step_number)
+    except (KeyError, LookupError, PiakError):
+        step = None
+    same = step and step.standard_time and step.standard_time.max_minutes == e.standard_minutes
+    return step.time_text if same and step.time_text else f"{e.standard_minutes} menit"
 
 
 def month_title(month: str) -> str:

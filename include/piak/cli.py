@@ -419,13 +419,15 @@ def _run_standard_time(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{'SOP':<22} {'Langkah':>7} {'Jumlah':>6} {'Median (menit)':>14} "
-        f"{'Waktu baku':>14} {'Melebihi':>8}"
+        f"{'Terlama (menit)':>15} {'Waktu baku':>14} {'Melebihi':>8}"
     )
     for r in rows:
-        baku = registry.get_sop(r["sop"]).step(r["step"]).time_text or "-"  # the SOP's own words
+        sop = registry.get_sop(r["sop"])
+        step = next((s for s in sop.steps if s.number == r["step"]), None)
+        baku = (step.time_text if step else None) or "-"  # the SOP's own words
         print(
             f"{r['sop']:<22} {r['step']:>7} {r['count']:>6} {r['median_minutes']:>14} "
-            f"{baku:>14} {r['over_standard']:>8}"
+            f"{r['max_minutes']:>15} {baku:>14} {r['over_standard']:>8}"
         )
     return 0
 
