@@ -2,8 +2,8 @@
 hand-over in its own run (backup_handover), signed by the Kasi then the Kabid through the REST
 API, with the evidence the system re-verified; a backup that runs while an earlier night's
 hand-over still waits; reminders, escalation and a hand-over nobody signs, with deadlines short
-enough for a test (the Kabid's receipt due after 15 s, escalated to the Kadis after 40 s, given
-up after 150 s)."""
+enough for a test (the Kabid's receipt due after 10 s, escalated to the Kadis after 25 s, given
+up after 60 s)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_the_next_nights_backup_runs_while_a_handover_still_waits(airflow):
 SHORT_DEADLINES = """\
 steps:
   backup_database:
-    7: {due: 15s, remind_every: 60s, escalate_after: 40s, give_up_after: 150s}
+    7: {due: 10s, remind_every: 60s, escalate_after: 25s, give_up_after: 60s}
 """
 
 
@@ -170,7 +170,7 @@ def test_waiting_receipts_are_reminded_escalated_and_given_up(airflow, short_dea
 
     airflow.wait_task(HANDOVER, abandon, "receive_copy_kabid", {"failed"}, timeout=300)
     entry = _by_task(airflow, abandon)["receive_copy_kabid"]
-    assert entry.outcome == "failed" and "Tidak dijawab dalam 2 menit" in entry.note
+    assert entry.outcome == "failed" and "Tidak dijawab dalam 1 menit" in entry.note
     log = airflow.task_log(HANDOVER, abandon, "receive_copy_kabid")
     assert "PERINGATAN: Serah terima backup SIAK gagal pada langkah receive_copy_kabid" in log
     assert airflow.api("admin", "GET", f"/dags/{DAG}").json()["is_paused"] is False

@@ -21,8 +21,8 @@ def test_the_report_is_made_and_mailed_to_the_kadis(airflow):
     run = airflow.trigger(DAG, {"bulan": month}, user="kabid")
     assert airflow.wait_run(DAG, run) == "success"
     folder = airflow.piak_home / "storage" / "laporan-bulanan" / month
-    files = sorted(p.name for p in folder.iterdir())
-    assert files == [f"laporan-bulanan-{month}.pdf", f"laporan-bulanan-{month}.xlsx"]
+    files = [f"laporan-bulanan-{month}.pdf", f"laporan-bulanan-{month}.xlsx"]
+    assert sorted(p.name for p in folder.iterdir()) == [*files, "terkirim.json"]
     subject = f"[PIAK Ops] Laporan Bulanan Kepatuhan SOP Bidang PIAK {agenda.month_title(month)}"
     mail = airflow.inbox.wait_for(subject, [KADIS])
     assert sorted(part.get_filename() for part in mail.iter_attachments()) == files

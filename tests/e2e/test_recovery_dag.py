@@ -206,7 +206,9 @@ def test_the_trigger_form_refuses_a_path_as_set_name(airflow, set_name):
         json={"logical_date": None, "conf": {"set_name": "../../etc/passwd"}},
     )
     assert response.status_code == 400, response.text
-    assert "set_name" in response.text
+    detail = response.json()["detail"]
+    assert detail.startswith('Isian "Nama set cadangan": bentuknya tidak sesuai'), detail
+    assert "passwd" not in detail, "the value typed is not repeated"
 
 
 def test_the_weekly_drill_marks_the_newest_verified_set_restore_tested(airflow, set_name):
