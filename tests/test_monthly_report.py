@@ -98,6 +98,8 @@ def test_compile_and_send_mail_both_files_to_the_kadis(office, monkeypatch):
             assert task_ids == "compile_report"
             return made
 
+    logged = monthly_report.send_report(ti=TI())  # no mail Connection yet: only logged
+    assert logged["sent"] is False and not (folder / monthly_report.SENT_MARKER).exists()
     with smtp_server() as inbox:
         monkeypatch.setenv("AIRFLOW_CONN_PIAK_SMTP", inbox.connection)
         sent = monthly_report.send_report(ti=TI())
