@@ -145,7 +145,7 @@ class AccessConfig(Strict):
             for login, user in self.users.items()
             if wanted & (set(user.roles) | self.deputy_roles(login, at))
         ]
-        return list(dict.fromkeys(e for e in (self.users[x].email for x in logins) if e))
+        return self.emails_of(logins)[0]
 
     def emails_of(self, logins: Iterable[str]) -> tuple[list[str], list[str]]:
         """The addresses of ``logins`` (in order, once each), and the logins without one."""

@@ -366,10 +366,7 @@ def _standard_text(e: AgendaEntry) -> str:
 
     if not e.standard_minutes:
         return ""
-    try:
-        step = registry.get_sop(e.sop_code).step(e.step_number)
-    except (KeyError, LookupError, PiakError):
-        step = None
+    step = registry.find_step(e.sop_code, e.step_number)
     same = step and step.standard_time and step.standard_time.max_minutes == e.standard_minutes
     return step.time_text if same and step.time_text else f"{e.standard_minutes} menit"
 

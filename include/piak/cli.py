@@ -422,8 +422,7 @@ def _run_standard_time(args: argparse.Namespace) -> int:
         f"{'Terlama (menit)':>15} {'Waktu baku':>14} {'Melebihi':>8}"
     )
     for r in rows:
-        sop = registry.get_sop(r["sop"])
-        step = next((s for s in sop.steps if s.number == r["step"]), None)
+        step = registry.find_step(r["sop"], r["step"])
         baku = (step.time_text if step else None) or "-"  # the SOP's own words
         print(
             f"{r['sop']:<22} {r['step']:>7} {r['count']:>6} {r['median_minutes']:>14} "

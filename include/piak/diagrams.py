@@ -125,17 +125,16 @@ def create_app() -> Any:
     app = FastAPI(title="PIAK: diagram SOP", docs_url=None, redoc_url=None, openapi_url=None)
     codes = {sop.code for sop in registry.load_registry()}
 
+    from piak.office_pages import PAGE
+
     @app.get("/", response_class=HTMLResponse)
     def index(user: Any = Depends(get_user)) -> str:  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
         items = "".join(
             f'<li><a href="{escape(link(sop.code))}">{escape(sop.title)}</a></li>'
             for sop in registry.load_registry()
         )
-        return (
-            '<!doctype html><html lang="id"><head><meta charset="utf-8">'
-            "<title>Diagram alur SOP</title></head><body style='font-family:sans-serif'>"
-            f"<h1>Diagram alur SOP</h1><ul>{items}</ul></body></html>"
-        )
+        body = f"<h1>Diagram alur SOP</h1><ul>{items}</ul>"
+        return PAGE.format(title="Diagram alur SOP", body=body)
 
     @app.get("/{name}")
     def diagram(name: str, user: Any = Depends(get_user)) -> Response:  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom

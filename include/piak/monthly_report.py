@@ -86,7 +86,7 @@ def figures(month: str, url: str | None = None) -> Figures:
         )
         for row in office_pages.compliance(mine, "langkah"):
             number = int(row["group"].rsplit(" ", 1)[-1])
-            step = next((s for s in sop.steps if s.number == number), None)  # since renumbered?
+            step = registry.find_step(sop.code, number)  # None: renumbered since
             activity, standard = (step.activity, step.time_text) if step else ("-", None)
             found.by_step.append([sop.title, number, activity, standard or "-", *_durations(row)])
     found.by_role = [[r["group"], *_durations(r)] for r in office_pages.compliance(items, "peran")]

@@ -153,6 +153,12 @@ def get_sop(code: str) -> Sop:
     raise RegistryError(f"SOP tidak dikenal: {code!r} ({known})")
 
 
+def find_step(code: str, number: int) -> Step | None:
+    """The step, or None when the registry no longer has it (an old agenda entry's)."""
+    sop = next((s for s in _default_registry() if s.code == code), None)
+    return next((s for s in sop.steps if s.number == number), None) if sop else None
+
+
 def _load_file(path: Path) -> Sop:
     name = path.name
     try:
