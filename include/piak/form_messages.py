@@ -52,15 +52,13 @@ def trigger_message(detail: str) -> str | None:
     found = _REPORT.match(detail or "")
     if not found:
         return None
-    try:
+    try:  # the DAG's own schema, as jsonschema printed it
         schema = ast.literal_eval(textwrap.dedent(found["schema"]).strip())
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
         schema = {}
     schema = schema if isinstance(schema, dict) else {}
-    try:
-        instance = ast.literal_eval(textwrap.dedent(found["instance"]).strip())
-    except (ValueError, SyntaxError):
-        instance = ...
+    # what was typed is only told apart from nothing (it is never parsed, nor repeated)
+    instance = {"None": None, "''": ""}.get(found["instance"].strip(), ...)
     title = schema.get("title") or found["name"].replace("_", " ").capitalize()
     in_items = "items" in found["where"]
     reason = _reason(found["validator"], schema, instance, in_items)
