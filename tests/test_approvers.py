@@ -58,8 +58,7 @@ def test_the_holders_of_the_role_answer_and_the_next_role_up_from_its_moment():
         dag_id="database_recovery",
         role="kasi",
         opened_at=OPENED,
-        escalate_to="kabid",
-        escalate_at=escalate,
+        escalation=("kabid", escalate),
     )
     assert ids(assigned) == ["sari", "wati", "rudi~2026-12-03T02:00:00Z"]
     assert assigned[2].name == "Rudi (eskalasi, mulai 03-12-2026 09:00 WIB)"

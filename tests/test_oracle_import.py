@@ -198,9 +198,10 @@ def test_unknown_tables_are_refused_before_anything_is_uploaded(
 ):
     before = sorted(p.name for p in oracle_server_dir.iterdir())
     with pytest.raises(PiakError, match=expected):
-        oracle_import.dry_run(
+        oracle_import.import_set(
             oracle_config,
             oracle_set,
+            target="dryrun",
             run_key=RUN,
             evidence_dir=evidence,
             tables=tables,
@@ -292,9 +293,14 @@ def test_a_hanging_import_is_stopped_by_the_timeout_and_names_the_job(
 def test_dry_run_returns_the_ddl_and_executes_nothing(
     oracle_config, oracle_server_dir, ssh_client, oracle_set, evidence
 ):
-    ddl = oracle_import.dry_run(
-        oracle_config, oracle_set, run_key=RUN, evidence_dir=evidence, ssh_client=ssh_client
-    )
+    ddl = oracle_import.import_set(
+        oracle_config,
+        oracle_set,
+        target="dryrun",
+        run_key=RUN,
+        evidence_dir=evidence,
+        ssh_client=ssh_client,
+    ).ddl_file
     assert ddl == evidence / "impdp-dryrun.sql"
     text = ddl.read_text()
     assert 'CREATE TABLE "SIAKOFF"."BIODATA_WNI"' in text

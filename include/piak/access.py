@@ -396,20 +396,29 @@ def rights_table(config: AccessConfig) -> str:
         f"| `{ADMIN}` | Administrator Airflow | (akun teknis: boleh memicu semua DAG, tidak "
         "pernah menandatangani) |"
     )
-    lines += ["", "Pengecualian pemisahan tugas:"]
-    lines += [
-        f"- `{x.user}`: boleh {', '.join(RULES[r] for r in x.allow)}"
-        f"{' di ' + ', '.join(x.dags) if x.dags else ''}, {x.text()} ({x.reason})"
-        for x in config.exceptions
-    ] or ["- tidak ada"]
-    lines += ["", "Pengganti (Plt./Plh.):"]
-    lines += [
-        f"- `{d.deputy}` {d.title} {titles(config.delegated_roles(d))} a.n. `{d.absent}`, "
-        f"{d.text()}{f' ({d.reason})' if d.reason else ''}"
-        for d in config.delegations
-    ] or ["- tidak ada"]
+    lines += _section(
+        "Pengecualian pemisahan tugas:",
+        (
+            f"`{x.user}`: boleh {', '.join(RULES[r] for r in x.allow)}"
+            f"{' di ' + ', '.join(x.dags) if x.dags else ''}, {x.text()} ({x.reason})"
+            for x in config.exceptions
+        ),
+    )
+    lines += _section(
+        "Pengganti (Plt./Plh.):",
+        (
+            f"`{d.deputy}` {d.title} {titles(config.delegated_roles(d))} a.n. `{d.absent}`, "
+            f"{d.text()}{f' ({d.reason})' if d.reason else ''}"
+            for d in config.delegations
+        ),
+    )
     lines.append(TABLE_END)
     return "\n".join(lines)
+
+
+def _section(title: str, items: Iterable[str]) -> list[str]:
+    """A titled bullet list of the README table, "tidak ada" when it is empty."""
+    return ["", title, *([f"- {item}" for item in items] or ["- tidak ada"])]
 
 
 # -- the embedded default --------------------------------------------------------------------

@@ -24,8 +24,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from piak import access
 
 SEPARATOR = "~"
 RANGE = ".."
@@ -146,7 +149,7 @@ class Assignee:
 
     login: str
     name: str
-    capacity: str
+    capacity: Literal["holder", "deputy", "escalation", "exception", "refused"]
     not_before: datetime | None = None
     not_after: datetime | None = None
     refused: str | None = None
@@ -190,21 +193,21 @@ class Previous:
 
 
 def assign(
-    config: Any,
+    config: access.AccessConfig,
     *,
     dag_id: str,
     role: str,
     opened_at: datetime,
     triggering_user: str | None = None,
     previous: Previous | None = None,
-    escalate_to: str | None = None,
-    escalate_at: datetime | None = None,
+    escalation: tuple[str, datetime] | None = None,
 ) -> list[Assignee]:
     """Who may answer a sign-off of ``role`` opening at ``opened_at`` (see the module
-    docstring); ``config`` is the :class:`piak.access.AccessConfig`."""
+    docstring); ``escalation``: the role the request passes to, and from when."""
     found = [Assignee(login, user.name, "holder") for login, user in config.holders(role)]
     found += _deputies(config, role, opened_at, None)
-    if escalate_to and escalate_at:
+    if escalation:
+        escalate_to, escalate_at = escalation
         when = wib_text(escalate_at)
         found += [
             Assignee(login, f"{user.name} (eskalasi, mulai {when})", "escalation", escalate_at)

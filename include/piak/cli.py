@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from piak.errors import PiakError
 
@@ -101,13 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--out", required=True, help="folder for the key files (owner-only)")
     create.add_argument("--name", default="kantor", help="key name (default: kantor)")
     create.add_argument(
+        "--also", action="append", default=[], help="another current public key (e.g. the drill's)"
+    )
+    create.add_argument(
         "--retire",
         action="append",
         default=[],
         help="rotation: an earlier office public key whose sets must stay recognised",
-    )
-    create.add_argument(
-        "--also", action="append", default=[], help="another current public key (e.g. the drill's)"
     )
     create.set_defaults(handler=_run_keys_create)
     check = keys_sub.add_parser("check", help="show the public key and check code of a key file")
@@ -235,6 +235,12 @@ def _add_extract_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_run_extract)
 
 
+def _print_lines(lines: Iterable[object]) -> int:
+    for line in lines:
+        print(line)
+    return 0
+
+
 def _run_sops(args: argparse.Namespace) -> int:
     from piak import registry
 
@@ -248,9 +254,7 @@ def _run_diagrams(args: argparse.Namespace) -> int:
 
     from piak import diagrams
 
-    for path in diagrams.write_all(Path(args.out)):
-        print(path)
-    return 0
+    return _print_lines(diagrams.write_all(Path(args.out)))
 
 
 def _run_regions(args: argparse.Namespace) -> int:
@@ -491,17 +495,16 @@ def _run_keys_check(args: argparse.Namespace) -> int:
 
     from piak import keys
 
-    for line in keys.check(Path(args.file)):
-        print(line)
-    return 0
+    return _print_lines(keys.check(Path(args.file)))
 
 
 def _run_roles(args: argparse.Namespace) -> int:
     from piak import roles
 
-    for role, users in roles.load_roles().items():
-        print(f"{role:<14} {', '.join(u['id'] for u in users) or '-'}")
-    return 0
+    return _print_lines(
+        f"{role:<14} {', '.join(u['id'] for u in users) or '-'}"
+        for role, users in roles.load_roles().items()
+    )
 
 
 def _run_access(args: argparse.Namespace) -> int:

@@ -284,7 +284,10 @@ def create_agenda_app() -> Any:
 
     app = FastAPI(title="PIAK: agenda", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def filters_of(bulan: str | None, sop: str, oleh: str, hasil: str) -> dict[str, str]:
+    def filters_of(
+        bulan: str | None = None, sop: str = "", oleh: str = "", hasil: str = ""
+    ) -> dict[str, str]:
+        """The page's query (?bulan=&sop=&oleh=&hasil=) as agenda filters, 400 when off."""
         try:
             return agenda_filters({"bulan": bulan or "", "sop": sop, "oleh": oleh, "hasil": hasil})
         except PiakError as exc:
@@ -292,21 +295,14 @@ def create_agenda_app() -> Any:
 
     @app.get("/", response_class=HTMLResponse)
     def page(
-        bulan: str | None = None,
-        sop: str = "",
-        oleh: str = "",
-        hasil: str = "",
+        filters: dict[str, str] = Depends(filters_of),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
         user: Any = Depends(get_user),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
     ) -> str:
-        filters = filters_of(bulan, sop, oleh, hasil)
         return agenda_page(user.get_name(), filters, agenda_entries(user.get_name(), filters))
 
     @app.get("/ekspor")
     def export(
-        bulan: str | None = None,
-        sop: str = "",
-        oleh: str = "",
-        hasil: str = "",
+        filters: dict[str, str] = Depends(filters_of),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
         user: Any = Depends(get_user),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
     ) -> Any:
         import shutil
@@ -317,7 +313,6 @@ def create_agenda_app() -> Any:
 
         from piak import agenda
 
-        filters = filters_of(bulan, sop, oleh, hasil)
         folder = Path(tempfile.mkdtemp(prefix="piak-agenda-"))
         out = folder / f"agenda_{filters['bulan']}.xlsx"
         items = agenda_entries(user.get_name(), filters)
@@ -338,34 +333,32 @@ def create_compliance_app() -> Any:
 
     app = FastAPI(title="PIAK: kepatuhan SOP", docs_url=None, redoc_url=None, openapi_url=None)
 
-    def measured(login: str, bulan: str | None, menurut: str) -> tuple[str, str, list]:
+    def measured(
+        bulan: str | None = None,
+        menurut: str = "langkah",
+        user: Any = Depends(get_user),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
+    ) -> tuple[str, str, str, list]:
+        """The page's query (?bulan=&menurut=) measured for the user: login, month, grouping and
+        rows; 400 when the query is off."""
         if menurut not in GROUPINGS:
             raise HTTPException(400, f"menurut: pilih salah satu dari {', '.join(GROUPINGS)}")
         try:
             filters = agenda_filters({"bulan": bulan or ""})
         except PiakError as exc:
             raise HTTPException(400, str(exc)) from None
-        month = filters["bulan"]
-        return month, menurut, compliance(agenda_entries(login, filters), menurut)
+        login = user.get_name()
+        return login, filters["bulan"], menurut, compliance(agenda_entries(login, filters), menurut)
 
     @app.get("/", response_class=HTMLResponse)
-    def page(
-        bulan: str | None = None,
-        menurut: str = "langkah",
-        user: Any = Depends(get_user),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
-    ) -> str:
-        month, by, rows = measured(user.get_name(), bulan, menurut)
-        return compliance_page(month, by, rows, overdue(user.get_name()))
+    def page(measure: tuple = Depends(measured)) -> str:
+        login, month, by, rows = measure
+        return compliance_page(month, by, rows, overdue(login))
 
     @app.get("/ekspor")
-    def export(
-        bulan: str | None = None,
-        menurut: str = "langkah",
-        user: Any = Depends(get_user),  # ruff: ignore[function-call-in-default-argument] - FastAPI idiom
-    ) -> Any:
+    def export(measure: tuple = Depends(measured)) -> Any:
         import io
 
-        month, by, rows = measured(user.get_name(), bulan, menurut)
+        _, month, by, rows = measure
         buffer = io.BytesIO()
         compliance_xlsx(month, by, rows, buffer)
         kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -36,18 +36,20 @@ from piak.errors import PiakError
 from piak.files import write_text_atomic
 
 log = logging.getLogger(__name__)
-TARGETS = ("scratch", "production")
+MODES = ("dryrun", "scratch", "production")
 _PASSWORD_HASH = re.compile(r"(IDENTIFIED BY VALUES\s+)'[^']*'", re.I)
 
 
 @dataclass
 class ImportResult:
-    """What an import restored: rows per ``SOURCE_SCHEMA.TABLE`` (scratch names mapped back to
-    the source schema, as in the manifest's ``row_counts``) and the log, kept as evidence."""
+    """What an import restored (nothing for a dry run): rows per ``SOURCE_SCHEMA.TABLE`` (scratch
+    names mapped back to the source schema, as in the manifest's ``row_counts``) and the log,
+    kept as evidence."""
 
     row_counts: dict[str, int]
     log_text: str
     log_file: Path
+    ddl_file: Path | None = None  # target "dryrun": the SQLFILE, password hashes masked
 
 
 @dataclass(frozen=True)
@@ -95,30 +97,6 @@ def server_name(entry: backupset.FileEntry) -> str:
     return entry.name.removesuffix(encryption.SUFFIX) if entry.encrypted else entry.name
 
 
-def dry_run(
-    config: BackupConfig,
-    set_dir: Path,
-    *,
-    run_key: str,
-    evidence_dir: Path,
-    tables: list[str] | None = None,
-    ssh_client: Any = None,
-) -> Path:
-    """impdp SQLFILE=... over SSH: nothing executed; the DDL file is fetched into evidence_dir and
-    its local path returned (password hashes of CREATE USER masked)."""
-    job = _job(config, set_dir, "dryrun", run_key, tables)
-    with _session(job, ssh_client) as (client, sftp):
-        try:
-            log_text = _execute(client, sftp, job, evidence_dir)
-            ddl = oracle_ssh.read_text(sftp, job.remote(job.sqlfile))
-        finally:  # it holds the schemas' password hashes
-            oracle_ssh.quiet_remove(sftp, job.remote(job.sqlfile))
-    if ddl is None:
-        raise PiakError(f"impdp: berkas SQLFILE {job.sqlfile} tidak dibuat; log:\n{log_text}")
-    masked = _PASSWORD_HASH.sub(r"\1'********'", oracle_ssh.scrub(ddl, job.secret))
-    return write_text_atomic(evidence_dir / "impdp-dryrun.sql", masked)
-
-
 def import_set(
     config: BackupConfig,
     set_dir: Path,
@@ -129,18 +107,31 @@ def import_set(
     tables: list[str] | None = None,
     ssh_client: Any = None,
 ) -> ImportResult:
-    """target 'scratch' (REMAP_SCHEMA into oracle.scratch_schema) or 'production'
-    (TABLE_EXISTS_ACTION from config, required)."""
-    if target not in TARGETS:
-        raise PiakError(f"tujuan pemulihan {target!r} tidak dikenal: scratch atau production")
+    """target ``dryrun`` (impdp SQLFILE=...: nothing executed; the DDL, password hashes of
+    CREATE USER masked, in ``ddl_file``), ``scratch`` (REMAP_SCHEMA into oracle.scratch_schema)
+    or ``production`` (TABLE_EXISTS_ACTION from config, required)."""
+    if target not in MODES:
+        raise PiakError(f"tujuan pemulihan {target!r} tidak dikenal: {', '.join(MODES)}")
     job = _job(config, set_dir, target, run_key, tables)
+    dry, ddl = target == "dryrun", None
     with _session(job, ssh_client) as (client, sftp):
-        log_text = _execute(client, sftp, job, evidence_dir)
-    return ImportResult(
+        try:
+            log_text = _execute(client, sftp, job, evidence_dir)
+            ddl = oracle_ssh.read_text(sftp, job.remote(job.sqlfile)) if dry else None
+        finally:  # the SQLFILE holds the schemas' password hashes
+            if dry:
+                oracle_ssh.quiet_remove(sftp, job.remote(job.sqlfile))
+    result = ImportResult(
         row_counts=_source_counts(datapump.table_rows(log_text, "imported"), job.remap),
         log_text=log_text,
         log_file=_evidence_log(evidence_dir, job),
     )
+    if dry:
+        if ddl is None:
+            raise PiakError(f"impdp: berkas SQLFILE {job.sqlfile} tidak dibuat; log:\n{log_text}")
+        masked = _PASSWORD_HASH.sub(r"\1'********'", oracle_ssh.scrub(ddl, job.secret))
+        result.ddl_file = write_text_atomic(evidence_dir / "impdp-dryrun.sql", masked)
+    return result
 
 
 # -- checks before anything happens ------------------------------------------------------------

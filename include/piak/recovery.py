@@ -335,13 +335,14 @@ def dry_run(context: Any) -> dict[str, Any]:
         return {"output_ref": str(source), "note": "integrity_check: ok (tidak ada yang diubah)"}
     from piak import oracle_import
 
-    ddl = oracle_import.dry_run(
+    ddl = oracle_import.import_set(
         config,
         source,
+        target="dryrun",
         run_key=folder.name,
         evidence_dir=folder,
         tables=list(request.tables) or None,
-    )
+    ).ddl_file
     return {"output_ref": str(ddl), "note": "impdp SQLFILE (tidak ada yang dijalankan)"}
 
 

@@ -92,13 +92,6 @@ class _SignoffMixin:
     instance through ``__init__`` methods defined on operator classes, not on a mixin.
     """
 
-    sop_code: str
-    step_number: int
-    role: str
-    required_fields: tuple[str, ...] = ()
-    run_if: str | None = None
-    agenda_event: str | None = None
-
     def _init_signoff(self, signoff: SignoffStep, kwargs: dict[str, Any]) -> None:
         """What every sign-off operator's ``__init__`` does before its base class's."""
         self.sop_code, self.step_number, self.role = signoff.sop_code, signoff.number, signoff.role
@@ -177,8 +170,8 @@ class _SignoffMixin:
         from airflow.sdk.exceptions import AirflowFailException
 
         config = access.load()
-        escalate_at = (
-            opened_at + limits.escalate_after
+        escalation = (
+            (limits.escalate_to, opened_at + limits.escalate_after)
             if limits.escalate_to and limits.escalate_after
             else None
         )
@@ -189,8 +182,7 @@ class _SignoffMixin:
             opened_at=opened_at,
             triggering_user=getattr(context.get("dag_run"), "triggering_user_name", None),
             previous=self._previous_signoff(context),
-            escalate_to=limits.escalate_to if escalate_at else None,
-            escalate_at=escalate_at,
+            escalation=escalation,
         )
         if not approvers.answerable(assigned):
             refused = "; ".join(f"{a.login}: {approvers.SHORT[a.refused]}" for a in assigned)
@@ -478,9 +470,9 @@ def approval(
     step_number: int,
     *,
     task_id: str,
+    fail_on_reject: bool = False,
     show: str | None = None,
     links: Mapping[str, str] | None = None,
-    fail_on_reject: bool = False,
     **kwargs: Any,
 ) -> RoleApprovalOperator:
     """An approve / reject sign-off for a registry step (reject skips what follows, or fails the

@@ -232,8 +232,8 @@ def prepare_data(
     conn: Any,
     out_dir: Path,
     *,
-    reuse: bool = True,
     pseudonyms: Pseudonymiser | None = None,
+    reuse: bool = True,
     chunk_rows: int = CHUNK_ROWS,
     xlsx_max_rows: int = individual.XLSX_MAX_ROWS,
 ) -> dict[str, Any]:

@@ -37,6 +37,10 @@ from typing import Any
 #: An attacker's interval narrower than this counts as exact (floating-point LP).
 TOLERANCE = 1e-6
 MAX_ROUNDS = 200
+#: Per cell: the interval a solver must at least reach, (None, None) for "any but its own".
+Wanted = dict[int, tuple[float | None, float | None]]
+#: Per cell: the lowest and highest value it can take given everything published.
+Intervals = dict[int, tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class Suppression:
 
     cells: frozenset[int]
     primary: frozenset[int]
-    intervals: dict[int, tuple[float, float]] = field(default_factory=dict)
+    intervals: Intervals = field(default_factory=dict)
     rounds: int = 0
     linear_programs: int = 0
 
@@ -137,7 +141,7 @@ class _System:
         for index, relation in enumerate(self.inequalities):
             for cell in set(relation.cells):
                 self.ineq_of_cell[cell].append(index)
-        self.intervals: dict[int, tuple[float, float]] = {}
+        self.intervals: Intervals = {}
         self.solves = 0
         self._solved: dict[tuple[frozenset[int], tuple[int, ...]], dict] = {}
 
@@ -258,12 +262,7 @@ class _System:
                     fixed.add(cell)
         return fixed
 
-    def _bounds(
-        self,
-        component: set[int],
-        hidden: set[int],
-        wanted: dict[int, tuple[float | None, float | None]],
-    ) -> dict[int, tuple[float, float]]:
+    def _bounds(self, component: set[int], hidden: set[int], wanted: Wanted) -> Intervals:
         """For each wanted cell, an interval of values it can take given everything published,
         at least reaching (low, high) when it can; (None, None): any value but its own."""
         key = (frozenset(component), tuple(sorted(wanted.items(), key=lambda kv: kv[0])))
@@ -271,12 +270,7 @@ class _System:
             self._solved[key] = self._solve(component, hidden, wanted)
         return self._solved[key]
 
-    def _solve(
-        self,
-        component: set[int],
-        hidden: set[int],
-        wanted: dict[int, tuple[float | None, float | None]],
-    ) -> dict[int, tuple[float, float]]:
+    def _solve(self, component: set[int], hidden: set[int], wanted: Wanted) -> Intervals:
         """Minimise and maximise each wanted cell - unless a solution found for another cell
         already shows the value it needs: the true values and every LP optimum are feasible
         points, so the lowest and highest value seen so far are proven reachable."""
