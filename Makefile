@@ -14,9 +14,10 @@ demo: venv
 	$(PY) -m piak demo --residents $${RESIDENTS:-100000}
 
 ## make test: ruff (lint + format check, AIR rules) and pytest: unit, integration and end-to-end on
-## one shared Airflow (the Celery topology and the compose stack have their own targets)
+## one shared Airflow, in three processes at once (scripts/test.sh; the Celery topology and the
+## compose stack have their own targets)
 test: venv
-	scripts/test.sh -m "not distributed and not load and not compose"
+	scripts/test.sh
 
 ## make test-distributed: the production topology on loopback (started once), with the load test
 test-distributed: venv

@@ -50,7 +50,7 @@ def _timed(command: list[str] | str, **kwargs) -> float:
 
 def _make_set(base: Path) -> Path:
     """A 2 GiB set of one encrypted dump file (random plaintext, encrypted with age)."""
-    from piak import backupset, encryption
+    from piak.engines import backupset, encryption
 
     work = backupset.start_set(base, "bench_20261124T2300")
     chunk = os.urandom(16 * 1024 * 1024)
@@ -128,11 +128,11 @@ def run() -> str:
         copy_peak = _peak_mb([*PIAK, "copy-backup", str(source), str(base / "peak")])
         shutil.rmtree(base / "peak")
 
-        from piak import demo_db
+        from piak.engines import demo_db
 
         database = base / "siak.db"
         demo_db.generate(database, residents=RESIDENTS)
-        from piak import encryption
+        from piak.engines import encryption
 
         recipient = encryption.generate()[1]
         backup, sealed, reference = [], [], []

@@ -113,7 +113,7 @@ def _cli_script(queries: list, path: Path) -> Path:
 
 def _registry() -> None:
     """The bench's PKS: the bench institution, every column, valid from the as-of date."""
-    from piak.provision.catalog import load
+    from piak.engines.provision.catalog import load
 
     PKS_FILE.parent.mkdir(parents=True, exist_ok=True)
     PKS_FILE.write_text(
@@ -133,9 +133,9 @@ def _registry() -> None:
 
 
 def _queries(database: Path, kind: str) -> list:
-    from piak import provision, siak_db
-    from piak.provision.catalog import load
-    from piak.provision.sql import aggregate_query, individual_query
+    from piak.engines import provision, siak_db
+    from piak.engines.provision.catalog import load
+    from piak.engines.provision.sql import aggregate_query, individual_query
 
     with siak_db.connect_sqlite(database) as conn:
         request = provision.validate_request(
@@ -186,7 +186,7 @@ def _row(name: str, runs: list[dict], key: str = "seconds", fmt: str = ".2f") ->
 
 
 def run() -> str:
-    from piak import demo_db
+    from piak.engines import demo_db
 
     if not shutil.which("sqlite3"):
         subprocess.run([str(ROOT / "scripts/ensure-debian-packages.sh"), "sqlite3"], check=True)

@@ -18,7 +18,7 @@ TARGET_SECONDS = 1.0
 
 
 def _fill(url: str, month_start: datetime) -> None:
-    from piak import agenda, registry
+    from piak.core import agenda, registry
 
     sops = registry.load_registry()
     engine = agenda.engine(url)
@@ -52,7 +52,8 @@ def _fill(url: str, month_start: datetime) -> None:
 def run() -> str:
     import sqlalchemy as sa
 
-    from piak import agenda, office_pages
+    from piak.core import agenda
+    from piak.web import office_pages
 
     folder = Path(tempfile.mkdtemp(prefix="piak-bench-pages-"))
     url = f"sqlite:///{folder / 'agenda.db'}"

@@ -38,7 +38,7 @@ def _row(name: str, values: list[float]) -> str:
 
 
 def run() -> str:
-    from piak import demo_db, encryption, sqlite_backup
+    from piak.engines import demo_db, encryption, sqlite_backup
 
     (ROOT / "bench" / "out").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ROOT / "bench" / "out") as tmp:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from piak import access_rights
-from piak.access_rights import GRANT, GRANT_AND_UNBLOCK, NOT_SIGNED_FIELD
-from piak.dagkit import sop_dag, trigger_form, work
-from piak.signoff import Choice, decision, entry
+from piak.sops import access_rights
+from piak.sops.access_rights import GRANT, GRANT_AND_UNBLOCK, NOT_SIGNED_FIELD
+from piak.workflow.dagkit import sop_dag, trigger_form, work
+from piak.workflow.signoff import Choice, decision, entry
 
 SOP = "access_rights"
 REFUSE = Choice("Tolak usulan", "record_refusal", "rejected")
@@ -42,7 +42,7 @@ with sop_dag(
         SOP,
         1,
         task_id="check_members",
-        run="piak.access_rights:check_members",
+        run="piak.sops.access_rights:check_members",
         agenda_event="pemeriksaan-sistem",
     )
     confirm = decision(
@@ -88,7 +88,7 @@ with sop_dag(
         SOP,
         5,
         task_id="prepare_pacts",
-        run="piak.access_rights:prepare_pacts",
+        run="piak.sops.access_rights:prepare_pacts",
         op_kwargs={"decision_task": "direct_granting", "order_task": "instruct_kasi"},
         agenda_event="pakta-disiapkan",
     )
@@ -111,7 +111,7 @@ with sop_dag(
         SOP,
         5,
         task_id="issue_access_rights",
-        run="piak.access_rights:issue_access",
+        run="piak.sops.access_rights:issue_access",
         op_kwargs={"decision_task": "direct_granting", "pacts_task": "confirm_signed_pacts"},
         agenda_event="akun-diterbitkan",
     )
@@ -120,7 +120,7 @@ with sop_dag(
         SOP,
         5,
         task_id="record_refusal",
-        run="piak.access_rights:record_refusal",
+        run="piak.sops.access_rights:record_refusal",
         op_kwargs={"decision_tasks": DECISIONS},
         agenda_event="usulan-ditolak",
         trigger_rule="none_failed_min_one_success",

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from airflow.providers.standard.operators.python import PythonOperator
 
-from piak import backup, backup_config, notify
-from piak.dagkit import CHECK_TIMEOUT, sop_dag
+from piak.engines import backup_config
+from piak.sops import backup
+from piak.workflow import notify
+from piak.workflow.dagkit import CHECK_TIMEOUT, sop_dag
 
 CONFIG = backup_config.load()
 

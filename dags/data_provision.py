@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from piak import provision
-from piak.dagkit import sop_dag, trigger_form, work
-from piak.data_provision import DECISIONS, password_delivery_show
-from piak.data_provision import signoff_show as show
-from piak.signoff import Choice, decision, entry
+from piak.engines import provision
+from piak.sops.data_provision import DECISIONS, password_delivery_show
+from piak.sops.data_provision import signoff_show as show
+from piak.workflow.dagkit import sop_dag, trigger_form, work
+from piak.workflow.signoff import Choice, decision, entry
 
 SOP = "data_provision"
 REJECT = Choice("Tolak", "close_request", "rejected")
@@ -19,7 +19,7 @@ with sop_dag(
     tags=["data"],
 ):
     # 1 JFU: receive and record the request (checked before anything else runs)
-    record = work(SOP, 1, task_id="record_request", run="piak.data_provision:record_request")
+    record = work(SOP, 1, task_id="record_request", run="piak.sops.data_provision:record_request")
     # 2 Sekretaris: disposition to the Kabid
     dispose = decision(
         SOP,
@@ -49,9 +49,9 @@ with sop_dag(
         show=show("decide_request"),
     )
     # 5 Administrator: prepare the data (extraction, files + manifest)
-    prepare = work(SOP, 5, task_id="prepare_data", run="piak.data_provision:prepare_data")
+    prepare = work(SOP, 5, task_id="prepare_data", run="piak.sops.data_provision:prepare_data")
     # 6 Kasi: the draft letter, then the check of data and letter
-    draft = work(SOP, 6, task_id="draft_letter", run="piak.data_provision:draft_letter")
+    draft = work(SOP, 6, task_id="draft_letter", run="piak.sops.data_provision:draft_letter")
     check = decision(
         SOP,
         6,
@@ -106,7 +106,7 @@ with sop_dag(
         SOP,
         10,
         task_id="pack_release",
-        run="piak.data_provision:pack_release",
+        run="piak.sops.data_provision:pack_release",
         op_kwargs={"number_task": "number_letter"},
     )
     # 10 JFU: a password-protected package's password, delivered apart from the package
@@ -126,7 +126,7 @@ with sop_dag(
             ),
         },
         show=password_delivery_show(),
-        run_if="piak.data_provision:password_to_deliver",
+        run_if="piak.sops.data_provision:password_to_deliver",
         agenda_event="kata-sandi",
     )
     # 11 Kasi: archive (the package, verified) - or the closed request with its reason
@@ -134,14 +134,14 @@ with sop_dag(
         SOP,
         11,
         task_id="archive_release",
-        run="piak.data_provision:archive_release",
+        run="piak.sops.data_provision:archive_release",
         trigger_rule="none_failed_min_one_success",  # also when no password had to be delivered
     )
     close = work(
         SOP,
         11,
         task_id="close_request",
-        run="piak.data_provision:close_request",
+        run="piak.sops.data_provision:close_request",
         op_kwargs={"decision_tasks": DECISIONS},
         trigger_rule="none_failed_min_one_success",
     )

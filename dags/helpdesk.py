@@ -8,10 +8,10 @@ from __future__ import annotations
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param
 
-from piak import helpdesk
-from piak.dagkit import CHECK_TIMEOUT, sop_dag, trigger_form, work
-from piak.helpdesk import FIXED, NOT_FIXED
-from piak.signoff import Choice, decision, entry
+from piak.sops import helpdesk
+from piak.sops.helpdesk import FIXED, NOT_FIXED
+from piak.workflow.dagkit import CHECK_TIMEOUT, sop_dag, trigger_form, work
+from piak.workflow.signoff import Choice, decision, entry
 
 SOP = "helpdesk"
 TEXT = {"type": "string", "minLength": 3, "maxLength": 4000, "format": "multiline"}
@@ -33,7 +33,7 @@ with sop_dag(
 ):
     # 1 JFU: receive the complaint and report it to the Kasi (a later round: the same ticket)
     record_complaint = work(
-        SOP, 1, task_id="record_complaint", run="piak.helpdesk:record_complaint"
+        SOP, 1, task_id="record_complaint", run="piak.sops.helpdesk:record_complaint"
     )
     # 2 Kasi (decision): answer, contact Telkom, instruct the officer or report to the Kabid
     decide_handling = decision(
@@ -87,7 +87,7 @@ with sop_dag(
         SOP,
         5,
         task_id="prepare_next_round",
-        run="piak.helpdesk:next_round",
+        run="piak.sops.helpdesk:next_round",
         agenda_event="putaran-berikutnya",
     )
     reopen_complaint = TriggerDagRunOperator(
@@ -106,12 +106,12 @@ with sop_dag(
         SOP,
         6,
         task_id="answer_reporter",
-        run="piak.helpdesk:answer_reporter",
+        run="piak.sops.helpdesk:answer_reporter",
         agenda_event="jawaban-dikirim",
         trigger_rule=ALL_DONE,
     )
     archive_answer = work(
-        SOP, 6, task_id="archive_answer", run="piak.helpdesk:archive", trigger_rule=ALL_DONE
+        SOP, 6, task_id="archive_answer", run="piak.sops.helpdesk:archive", trigger_rule=ALL_DONE
     )
 
     (

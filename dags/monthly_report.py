@@ -9,8 +9,8 @@ from __future__ import annotations
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import Param
 
-from piak import monthly_report
-from piak.dagkit import STEP_TIMEOUT, office_dag
+from piak.sops import monthly_report
+from piak.workflow.dagkit import STEP_TIMEOUT, office_dag
 
 with office_dag(
     "monthly_report",

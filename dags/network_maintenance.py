@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from piak import network
-from piak.dagkit import sop_dag, trigger_form, work
-from piak.network import MODEM_OFF, MODEM_ON, NOT_WORKING, WORKING
-from piak.signoff import Choice, decision, entry
+from piak.sops import network
+from piak.sops.network import MODEM_OFF, MODEM_ON, NOT_WORKING, WORKING
+from piak.workflow.dagkit import sop_dag, trigger_form, work
+from piak.workflow.signoff import Choice, decision, entry
 
 SOP = "network_maintenance"
 TEXT = {"type": "string", "minLength": 3, "maxLength": 2000, "format": "multiline"}
@@ -45,13 +45,15 @@ with sop_dag(
     tags=["jaringan"],
 ):
     # 1 JFU: receive the complaint (by phone, in person or by letter)
-    record = work(SOP, 1, task_id="record_complaint", run="piak.network:record_complaint")
+    record = work(SOP, 1, task_id="record_complaint", run="piak.sops.network:record_complaint")
     # 2 JFU: software check - the SIAK server's port(s), DNS
-    software = work(SOP, 2, task_id="check_software", run="piak.network:check_software")
+    software = work(SOP, 2, task_id="check_software", run="piak.sops.network:check_software")
     # 3 JFU: the IP settings - the PC in the office subnet, the modem/gateway answering
-    ip_settings = work(SOP, 3, task_id="check_ip_settings", run="piak.network:check_ip_settings")
+    ip_settings = work(
+        SOP, 3, task_id="check_ip_settings", run="piak.sops.network:check_ip_settings"
+    )
     # 4 JFU: ping the complaining PC
-    ping = work(SOP, 4, task_id="ping_target", run="piak.network:ping_target")
+    ping = work(SOP, 4, task_id="ping_target", run="piak.sops.network:ping_target")
     # 5 JFU: the modem at the user's place (what was seen and done)
     modem = entry(
         SOP,
@@ -91,7 +93,7 @@ with sop_dag(
         SOP,
         6,
         task_id="verify_network",
-        run="piak.network:verify_network",
+        run="piak.sops.network:verify_network",
         op_kwargs={"modem_task": "check_modem", "decision_task": "decide_network_working"},
         agenda_event="periksa-ulang",
         trigger_rule="none_failed_min_one_success",
@@ -122,7 +124,7 @@ with sop_dag(
         SOP,
         9,
         task_id="record_repair_report",
-        run="piak.network:write_report",
+        run="piak.sops.network:write_report",
         op_kwargs={"answer_tasks": ANSWERS},
         trigger_rule="none_failed_min_one_success",
     )

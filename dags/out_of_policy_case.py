@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-from piak import usage_policy
-from piak.dagkit import sop_dag, work
-from piak.signoff import Choice, decision
+from piak.sops import usage_policy
+from piak.workflow.dagkit import sop_dag, work
+from piak.workflow.signoff import Choice, decision
 
 SOP = "out_of_policy_usage"
 DECISIONS = ["report_to_kasi", "report_to_kabid", "report_to_kadis"]
@@ -45,7 +45,7 @@ with sop_dag(
 ):
     # 1 (its outcome) the case monitoring opened, with its evidence
     present = work(
-        SOP, 1, task_id="present_case", run="piak.usage_policy:present_case",
+        SOP, 1, task_id="present_case", run="piak.sops.usage_policy:present_case",
         agenda_event="kasus-dibuka",
     )  # fmt: skip
     # 2 Report to the Kasi; 3 to the Kabid; 4 to the Kepala Dinas - each may close the case
@@ -66,12 +66,12 @@ with sop_dag(
     )  # fmt: skip
     # 5 Administrator: stop the service - the account locked, its sessions ended, confirmed
     stop = work(
-        SOP, 5, task_id="stop_service", run="piak.usage_policy:stop_service",
+        SOP, 5, task_id="stop_service", run="piak.sops.usage_policy:stop_service",
         op_kwargs={"decision_task": "report_to_kadis"},
     )  # fmt: skip
     # 6 Administrator: the case in the agenda (archive), whatever was decided
     record = work(
-        SOP, 6, task_id="record_case", run="piak.usage_policy:record_case",
+        SOP, 6, task_id="record_case", run="piak.sops.usage_policy:record_case",
         op_kwargs={"decision_tasks": DECISIONS}, trigger_rule="none_failed_min_one_success",
     )  # fmt: skip
 

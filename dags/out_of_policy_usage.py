@@ -9,8 +9,8 @@ from __future__ import annotations
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
-from piak import usage_policy
-from piak.dagkit import CHECK_TIMEOUT, sop_dag, trigger_form, work
+from piak.sops import usage_policy
+from piak.workflow.dagkit import CHECK_TIMEOUT, sop_dag, trigger_form, work
 
 SOP = "out_of_policy_usage"
 POLICY = usage_policy.load_policy()
@@ -23,7 +23,7 @@ with sop_dag(
     tags=["keamanan"],
 ):
     # 1 Administrator: monitoring - sessions and the audit trail against the policy
-    monitor = work(SOP, 1, task_id="monitor_usage", run="piak.usage_policy:monitor_usage")
+    monitor = work(SOP, 1, task_id="monitor_usage", run="piak.sops.usage_policy:monitor_usage")
     # 2-6 one run per case (DAG out_of_policy_case): the Kasi, Kabid, Kadis, the block, archive
     list_cases = PythonOperator(
         task_id="list_cases",

@@ -4,11 +4,11 @@ for one thing: the office's rules in the embedded default's auth manager.
 ``airflow standalone`` - what ``make demo`` and the end-to-end tests run - forces Airflow's simple
 auth manager, whose users are only "user" or "admin". In the API server process only, where
 requests are authorized, it is given here what the simple auth manager can carry of the office's
-rules: who may answer a sign-off, and when (:mod:`piak.approvers`; a refusal is an HTTP 403 saying
-why), and that office users only read, start runs and answer sign-offs
-(:func:`piak.access.embedded_office_may`: no pausing, deleting, clearing or marking). Who may
+rules: who may answer a sign-off, and when (:mod:`piak.core.approvers`; a refusal is an HTTP 403
+saying why), and that office users only read, start runs and answer sign-offs
+(:func:`piak.core.access.embedded_office_may`: no pausing, deleting, clearing or marking). Who may
 start which DAG is checked by each DAG's first task; every office user sees every DAG here.
-Production runs ``piak.auth.PiakFabAuthManager``, which applies the same rules itself with real
+Production runs ``piak.web.auth.PiakFabAuthManager``, which applies the same rules itself with real
 per-DAG permissions; there this hook changes nothing that is used.
 """
 
@@ -22,8 +22,8 @@ __all__: list[str] = []  # nothing here overrides Airflow's own settings
 def _simple_auth_manager_applies_the_office_rules() -> None:
     from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
 
-    from piak.access import embedded_office_may
-    from piak.approvers import refusal
+    from piak.core.access import embedded_office_may
+    from piak.core.approvers import refusal
 
     def is_authorized_hitl_task(self, *, assigned_users, user) -> bool:
         from fastapi import HTTPException

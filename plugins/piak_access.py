@@ -1,5 +1,5 @@
 """Airflow plugin: a DAG's Trigger button is shown disabled to whoever may not start it
-(``config/access.yaml``). Logic: ``piak.trigger_button``."""
+(``config/access.yaml``). Logic: ``piak.web.trigger_button``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-from piak.trigger_button import TriggerButtonMiddleware
+from piak.web.trigger_button import TriggerButtonMiddleware
 
 
 class PiakAccess(AirflowPlugin):

@@ -1,5 +1,5 @@
 """Airflow plugin: every sign-off answer the API accepts is also kept in the agenda database, so
-that a retry of its task applies it instead of asking again. Logic: ``piak.answers``."""
+that a retry of its task applies it instead of asking again. Logic: ``piak.workflow.answers``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-from piak.answers import AnswerKeeperMiddleware
+from piak.workflow.answers import AnswerKeeperMiddleware
 
 
 class PiakAnswers(AirflowPlugin):

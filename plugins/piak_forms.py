@@ -1,5 +1,6 @@
 """Airflow plugin: trigger-form refusals in Bahasa Indonesia, and sign-off answers the task
-would not accept (a rejection without its note) refused at once. Logic: ``piak.form_messages``."""
+would not accept (a rejection without its note) refused at once. Logic:
+``piak.web.form_messages``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-from piak.form_messages import FormMessagesMiddleware
+from piak.web.form_messages import FormMessagesMiddleware
 
 
 class PiakForms(AirflowPlugin):

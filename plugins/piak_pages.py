@@ -1,8 +1,8 @@
 """Airflow plugin: the pages of a population-data request (figures, draft letter, release),
 opened from the data_provision sign-offs; "Tugas saya" (the signed-in person's waiting
 sign-offs), "Kepatuhan SOP", "Agenda", "Katalog backup" and "Diagram SOP" in the UI's menu;
-all behind Airflow's own login. Logic: ``piak.provision_pages``, ``piak.my_tasks``,
-``piak.office_pages``, ``piak.diagrams``."""
+all behind Airflow's own login. Logic: ``piak.web.provision_pages``, ``piak.web.my_tasks``,
+``piak.web.office_pages``, ``piak.core.diagrams``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-from piak import diagrams, my_tasks, office_pages, provision_pages
-from piak.web import LazyApp
+from piak.core import diagrams
+from piak.web import my_tasks, office_pages, provision_pages
+from piak.web.base import LazyApp
 
 
 class PiakPages(AirflowPlugin):
@@ -43,7 +44,7 @@ class PiakPages(AirflowPlugin):
             "name": "PIAK katalog backup",
         },
         {
-            "app": LazyApp(diagrams.create_app),
+            "app": LazyApp(office_pages.create_diagram_app),
             "url_prefix": diagrams.URL_PREFIX,
             "name": "PIAK diagram SOP",
         },

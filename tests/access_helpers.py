@@ -116,8 +116,9 @@ def fab_state(airflow: Any) -> dict[str, set[tuple[str, str]]]:
 def expected_fab_state(config: Any) -> dict[str, set[tuple[str, str]]]:
     """What ``config`` makes of every office and deputy role: the office permissions and, per
     DAG, its ``access_control``."""
-    from piak import access, auth
-    from piak.roles import ROLES
+    from piak.core import access
+    from piak.core.roles import ROLES
+    from piak.web import auth
 
     state = {
         name: set(auth.OFFICE_PERMISSIONS if name in ROLES else auth.DEPUTY_PERMISSIONS)

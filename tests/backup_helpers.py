@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from piak import backup, demo, demo_db
+from piak import demo
+from piak.engines import demo_db
+from piak.sops import backup
 
 WIB = ZoneInfo("Asia/Jakarta")
 ROOT = Path(__file__).resolve().parents[1]

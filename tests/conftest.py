@@ -123,7 +123,7 @@ def postgres_databases(postgres_server) -> Iterator[Callable[[str], str]]:
     try:
         yield new
     finally:
-        from piak import agenda
+        from piak.core import agenda
 
         for name in names:
             for url in [u for u in agenda._engines if u.endswith(f"/{name}")]:

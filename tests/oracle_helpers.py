@@ -13,7 +13,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from piak import backup_config, demo
+from piak import demo
+from piak.engines import backup_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -30,7 +30,7 @@ class RunTI:
         return self.values.get((task_ids, key))
 
     def answer(self, task_id: str, option: str, user: str, **fields: Any) -> None:
-        """A sign-off's answer as ``piak.signoff`` stores it (XCom key ``answer``)."""
+        """A sign-off's answer as ``piak.workflow.signoff`` stores it (XCom key ``answer``)."""
         self.values[task_id, "answer"] = {
             "chosen_options": [option],
             "params_input": fields,

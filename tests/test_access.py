@@ -1,6 +1,6 @@
-"""Who may do what (``config/access.yaml``, ``piak.access``): the file's model and its refusals,
-the rule of who may start a run, what production's FAB roles and DAG permissions are made of,
-the UI's Trigger button, and the README's "Siapa boleh apa" kept in sync."""
+"""Who may do what (``config/access.yaml``, ``piak.core.access``): the file's model and its
+refusals, the rule of who may start a run, what production's FAB roles and DAG permissions are made
+of, the UI's Trigger button, and the README's "Siapa boleh apa" kept in sync."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from piak import access, roles, trigger_button
-from piak.config import ConfigError
-from piak.errors import RoleConfigError
+from piak.core import access, roles
+from piak.core.config import ConfigError
+from piak.core.errors import RoleConfigError
+from piak.web import trigger_button
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_FILES = {p.stem for p in (ROOT / "dags").glob("*.py")}

@@ -16,9 +16,11 @@ import pytest
 from pdf_helpers import pdf_text
 from sop_helpers import RunTI, context
 
-from piak import access_register, access_rights, demo_db, siak_accounts
-from piak.access_rights import GRANT, GRANT_AND_UNBLOCK
-from piak.errors import InvalidRequest
+from piak.core import access_register
+from piak.core.errors import InvalidRequest
+from piak.engines import demo_db, siak_accounts
+from piak.sops import access_rights
+from piak.sops.access_rights import GRANT, GRANT_AND_UNBLOCK
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from piak import agenda
-from piak.errors import PiakError
+from piak.core import agenda
+from piak.core.errors import PiakError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -363,7 +363,7 @@ def test_an_agenda_of_an_earlier_version_gets_the_new_columns(tmp_path):
 def test_a_failure_note_is_one_sentence_without_class_names_or_nik():
     from airflow.sdk.exceptions import AirflowFailException
 
-    from piak import steps
+    from piak.workflow import steps
 
     assert steps.failure_note(AirflowFailException("Set siak_1 rusak:\n manifest  hilang")) == (
         "Set siak_1 rusak: manifest hilang"

@@ -1,7 +1,7 @@
-"""Sign-off answers kept for a retry (``piak.answers``): what the API server keeps, what a retried
-sign-off applies, and what it leaves alone (an answer from before a clear). On SQLite and on a real
-PostgreSQL; the middleware on a real ASGI app. (End to end, 20 immediate answers on a running
-Airflow: tests/e2e/test_immediate_answers.py.)"""
+"""Sign-off answers kept for a retry (``piak.workflow.answers``): what the API server keeps, what a
+retried sign-off applies, and what it leaves alone (an answer from before a clear). On SQLite and
+on a real PostgreSQL; the middleware on a real ASGI app. (End to end, 20 immediate answers on a
+running Airflow: tests/e2e/test_immediate_answers.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from piak import agenda, answers
+from piak.core import agenda
+from piak.workflow import answers
 
 KEY = ("helpdesk", "manual__2026-12-03T01:00:00+00:00", "decide_handling", -1)
 ANSWERED = datetime(2026, 12, 3, 1, 0, 5, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Who may answer a sign-off (``piak.approvers``): the assigned ids and their windows, the
+"""Who may answer a sign-off (``piak.core.approvers``): the assigned ids and their windows, the
 reasons a refusal gives, and the assignment with separation of duties, exceptions and deputies
 (the auth managers' side runs against real API servers in tests/e2e and tests/distributed)."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from piak import access, approvers
-from piak.approvers import Previous
+from piak.core import access, approvers
+from piak.core.approvers import Previous
 
 OPENED = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)  # 09:00 WIB
 CONFIG = {

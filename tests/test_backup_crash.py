@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from backup_helpers import embedded_home, night
 
-from piak import backup, backupset, catalogue, offsite
+from piak.engines import backupset, catalogue, offsite
+from piak.sops import backup
 
 WIB = ZoneInfo("Asia/Jakarta")
 STEPS = (
@@ -33,17 +34,19 @@ STEPS = (
 
 #: (step, "module:attribute" to die at, which call) - each a point in the middle of a step.
 KILL_POINTS = [
-    ("prepare", "piak.offsite:open_target", 1),
-    ("export", "piak.sqlite_backup:row_counts", 1),  # database copied into the partial folder
-    ("export", "piak.backupset:finish_set", 1),  # database complete, no manifest yet
+    ("prepare", "piak.engines.offsite:open_target", 1),
+    # database copied into the partial folder
+    ("export", "piak.engines.sqlite_backup:row_counts", 1),
+    ("export", "piak.engines.backupset:finish_set", 1),  # database complete, no manifest yet
     ("export", "os:replace", 2),  # manifest written, folder not yet renamed into place
-    ("place", "piak.catalogue:update", 1),
-    ("copy_offsite", "piak.offsite:LocalTarget.settle", 1),  # data file written, not verified
-    ("copy_offsite", "piak.offsite:_check_same", 1),  # data verified, manifest not yet
+    ("place", "piak.engines.catalogue:update", 1),
+    # data file written, not verified
+    ("copy_offsite", "piak.engines.offsite:LocalTarget.settle", 1),
+    ("copy_offsite", "piak.engines.offsite:_check_same", 1),  # data verified, manifest not yet
     ("apply_retention", "shutil:rmtree", 1),  # before the old set leaves the flash disk
     ("apply_retention", "shutil:rmtree", 2),  # gone from the flash disk, not from the server
-    ("handover_evidence", "piak.offsite:verify_copy", 1),
-    ("record_handover", "piak.catalogue:update", 1),
+    ("handover_evidence", "piak.engines.offsite:verify_copy", 1),
+    ("record_handover", "piak.engines.catalogue:update", 1),
 ]
 
 

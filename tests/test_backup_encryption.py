@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from backup_helpers import WIB, back_up, embedded_home, piak_cli
 
-from piak import backupset, encryption, keys, recovery, sqlite_backup
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import backupset, encryption, keys, sqlite_backup
+from piak.sops import recovery
 
 ROOT = Path(__file__).resolve().parents[1]
 SET = "siak_20261120T2300"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from backup_helpers import piak_cli
 
-from piak import backupset, demo_db, offsite, sqlite_backup
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import backupset, demo_db, offsite, sqlite_backup
 
 ROOT = Path(__file__).resolve().parents[1]
 SET = "siak_20261124T2300"

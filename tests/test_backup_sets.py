@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from backup_helpers import piak_cli
 
-from piak import backup, backup_config, backupset, demo_db, offsite, sqlite_backup
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import backup_config, backupset, demo_db, offsite, sqlite_backup
+from piak.sops import backup
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from backup_helpers import embedded_home, night
 
-from piak import backup, backupset, catalogue, sqlite_backup
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import backupset, catalogue, sqlite_backup
+from piak.sops import backup
 
 WIB = ZoneInfo("Asia/Jakarta")
 
@@ -95,22 +96,25 @@ def test_a_failed_copy_keeps_the_set_and_retention_deletes_nothing_unsafe(home):
 
 
 def test_the_failure_notifier_is_configuration(home, monkeypatch):
-    from piak import backup_config, notify
+    from piak.engines import backup_config
+    from piak.workflow import notify
 
     path = Path(backup_config.config_file())
-    assert backup_config.load().notifier == "piak.notify:OfficeNotifier"
-    assert isinstance(notify.build("piak.notify:OfficeNotifier", title="x"), notify.OfficeNotifier)
+    assert backup_config.load().notifier == "piak.workflow.notify:OfficeNotifier"
+    assert isinstance(
+        notify.build("piak.workflow.notify:OfficeNotifier", title="x"), notify.OfficeNotifier
+    )
     path.write_text(path.read_text() + "notifier: kirim email\n")
     with pytest.raises(PiakError, match="notifier"):
         backup_config.load()
     with pytest.raises(TypeError, match="not an Airflow BaseNotifier"):
-        notify.build("piak.errors:PiakError")
+        notify.build("piak.core.errors:PiakError")
 
 
 def test_the_freshness_check_alerts_when_the_newest_verified_set_gets_old(home):
     from datetime import UTC, datetime, timedelta
 
-    from piak import backup_config
+    from piak.engines import backup_config
 
     with pytest.raises(PiakError, match="BASI: belum ada set cadangan terverifikasi"):
         backup.check_freshness({})
@@ -144,7 +148,7 @@ def test_the_hand_over_rechecks_every_copy_against_the_server_manifest(home):
     with pytest.raises(PiakError, match=r"flashdisk: .*database\.sqlite3\.age rusak"):
         backup.handover_evidence(ctx)
     bad = {**ctx, "params": {"set_name": "../../etc"}}
-    from piak.errors import InvalidRequest
+    from piak.core.errors import InvalidRequest
 
     with pytest.raises(InvalidRequest, match="set_name"):
         backup.handover_evidence(bad)

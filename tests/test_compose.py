@@ -135,7 +135,7 @@ def test_every_airflow_service_uses_the_project_image_and_settings(compose, gene
         env = service["environment"]
         assert service["image"] == "piak-ops:3.3.2" and "build" in service, name
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
-        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == "piak.auth.PiakFabAuthManager", name
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == "piak.web.auth.PiakFabAuthManager", name
         assert env["AIRFLOW__CORE__FERNET_KEY"] == generated_env["AIRFLOW_FERNET_KEY"], name
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == generated_env["AIRFLOW_JWT_SECRET"], name
         assert generated_env["POSTGRES_PASSWORD"] in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

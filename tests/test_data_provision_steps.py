@@ -17,8 +17,9 @@ import py7zr
 import pytest
 from pdf_helpers import pdf_text
 
-from piak import data_provision, demo_db, encryption
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import demo_db, encryption
+from piak.sops import data_provision
 
 PKS = """\
 agreements:

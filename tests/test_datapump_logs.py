@@ -1,4 +1,4 @@
-"""Data Pump logs as real Oracle releases write them (10g to 23ai), read by piak.datapump.
+"""Data Pump logs as real Oracle releases write them (10g to 23ai), read by piak.engines.datapump.
 
 The corpus in tests/data/datapump_logs/ holds logs copied verbatim from public material (Oracle
 documentation, LiveLabs, public repositories); INDEX.yaml records each log's source and what a
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from piak import datapump
+from piak.engines import datapump
 
 CORPUS = Path(__file__).resolve().parent / "data" / "datapump_logs"
 INDEX = yaml.safe_load((CORPUS / "INDEX.yaml").read_text(encoding="utf-8"))

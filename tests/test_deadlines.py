@@ -1,5 +1,5 @@
 """Sign-off deadlines as configuration (config/signoffs.yaml) and who may answer when
-(piak.approvers, the rule both auth managers apply)."""
+(piak.core.approvers, the rule both auth managers apply)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from piak import approvers, config, deadlines
-from piak.errors import PiakError
+from piak.core import approvers, config, deadlines
+from piak.core.errors import PiakError
 
 OPENED = datetime(2026, 11, 25, 16, 5, tzinfo=UTC)  # 23:05 WIB, right after the backup
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from piak import demo_db
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import demo_db
 
 ROOT = Path(__file__).resolve().parents[1]
 RESIDENTS = 3000

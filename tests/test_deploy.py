@@ -1,5 +1,5 @@
 """Compose's init steps (``piak.deploy``) and the FAB auth manager's sign-off check
-(``piak.auth``); the whole of both runs in ``tests/distributed``."""
+(``piak.web.auth``); the whole of both runs in ``tests/distributed``."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ class FabUser:
 def test_fab_signoffs_are_matched_on_the_login_and_refused_with_the_reason():
     from fastapi import HTTPException
 
-    from piak.auth import PiakFabAuthManager
+    from piak.web.auth import PiakFabAuthManager
 
     manager = PiakFabAuthManager()
     assert manager.is_authorized_hitl_task(assigned_users={"kasi"}, user=FabUser(3, "kasi"))
@@ -114,7 +114,8 @@ def test_fab_signoffs_are_matched_on_the_login_and_refused_with_the_reason():
 def test_admin_and_every_office_user_become_fab_users_with_their_office_roles():
     from datetime import date
 
-    from piak import access, auth
+    from piak.core import access
+    from piak.web import auth
 
     config = access.load()
     wanted = {u["login"]: u["roles"] for u in auth.wanted_users(config, date(2026, 1, 1))}

@@ -1,4 +1,4 @@
-"""The SOP swimlane diagrams (``piak.diagrams``): every registry step is in its diagram, in its
+"""The SOP swimlane diagrams (``piak.core.diagrams``): every registry step is in its diagram, in its
 role's lane, a decision as a diamond; the committed files in docs/diagrams are current."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from defusedxml import ElementTree as ET
 
-from piak import diagrams, registry
+from piak.core import diagrams, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"

@@ -1,4 +1,4 @@
-"""Form messages people understand (``piak.form_messages``): Airflow's own refusal of the
+"""Form messages people understand (``piak.web.form_messages``): Airflow's own refusal of the
 project's real trigger forms, turned into one Indonesian sentence naming the field and never
 repeating the value; a sign-off answer that its task would not accept (a rejection without its
 note, a required field empty), found from the form Airflow stores. (Through the real API
@@ -9,8 +9,11 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.definitions.param import Param, ParamsDict, ParamValidationError
 
-from piak import dagkit, form_messages, helpdesk, provision
-from piak.signoff import Choice, decision, entry
+from piak.engines import provision
+from piak.sops import helpdesk
+from piak.web import form_messages
+from piak.workflow import dagkit
+from piak.workflow.signoff import Choice, decision, entry
 
 NIK = "3201010101900001"
 

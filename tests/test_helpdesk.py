@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from sop_helpers import RunTI, context
 
-from piak import deadlines, helpdesk, notify
-from piak.errors import PiakError
-from piak.helpdesk import FIXED, NOT_FIXED
+from piak.core import deadlines
+from piak.core.errors import PiakError
+from piak.sops import helpdesk
+from piak.sops.helpdesk import FIXED, NOT_FIXED
+from piak.workflow import notify
 
 COMPLAINT = {
     "pelapor": "Siti Aminah",
@@ -42,7 +44,7 @@ def field_round(ti: RunTI, result: str, temuan: str) -> None:
 
 
 def test_the_answers_reach_the_reporter_once(caplog):
-    caplog.set_level(logging.WARNING, logger="piak.notify")
+    caplog.set_level(logging.WARNING, logger="piak.workflow.notify")
     ti = RunTI()
     ctx = context(COMPLAINT, ti=ti)
     recorded = helpdesk.record_complaint(ctx)

@@ -1,4 +1,4 @@
-"""The Kadis's monthly report (``piak.monthly_report``): figures from a real agenda store, the
+"""The Kadis's monthly report (``piak.sops.monthly_report``): figures from a real agenda store, the
 XLSX and PDF written whole, the month before the run's date, and the mail to the Kadis with
 both files attached (a real SMTP server on loopback)."""
 
@@ -14,8 +14,9 @@ from mail_helpers import smtp_server
 from openpyxl import load_workbook
 from pdf_helpers import pdf_text
 
-from piak import agenda, monthly_report
-from piak.errors import PiakError
+from piak.core import agenda
+from piak.core.errors import PiakError
+from piak.sops import monthly_report
 
 NOVEMBER = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
 

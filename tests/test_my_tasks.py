@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from piak import approvers, my_tasks
+from piak.core import approvers
+from piak.web import my_tasks
 
 OPENED = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
 

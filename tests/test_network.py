@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sop_helpers import RunTI, context
 
-from piak import network
-from piak.errors import InvalidRequest, PiakError
-from piak.network import MODEM_OFF, MODEM_ON, NOT_WORKING, WORKING
+from piak.core.errors import InvalidRequest, PiakError
+from piak.sops import network
+from piak.sops.network import MODEM_OFF, MODEM_ON, NOT_WORKING, WORKING
 
 ROOT = Path(__file__).resolve().parents[1]
 

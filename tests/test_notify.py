@@ -1,5 +1,5 @@
-"""The office's notifier (``piak.notify.OfficeNotifier``) through the channels configured as
-Airflow Connections: e-mail to a real SMTP server on loopback (aiosmtpd) and a chat group
+"""The office's notifier (``piak.workflow.notify.OfficeNotifier``) through the channels configured
+as Airflow Connections: e-mail to a real SMTP server on loopback (aiosmtpd) and a chat group
 through the telegram provider to a local HTTP endpoint standing in for the Bot API. Messages
 in Bahasa Indonesia, with the link to act on, NIKs masked; one channel down does not stop the
 other."""
@@ -16,7 +16,7 @@ import pytest
 from mail_helpers import smtp_server
 from sop_helpers import RunTI
 
-from piak import notify
+from piak.workflow import notify
 
 NIK = "3201010101900001"
 

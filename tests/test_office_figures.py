@@ -1,4 +1,4 @@
-"""The office's pages without a server (``piak.office_pages``): Mutu Baku figures from agenda
+"""The office's pages without a server (``piak.web.office_pages``): Mutu Baku figures from agenda
 entries (count, median, p90, share within the standard time; reminders are not steps), the
 chart, the page and its export; the agenda filters. (On a running Airflow:
 tests/e2e/test_office_pages.py.)"""
@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from piak import agenda, my_tasks, office_pages
-from piak.errors import InvalidRequest
+from piak.core import agenda
+from piak.core.errors import InvalidRequest
+from piak.web import my_tasks, office_pages
 
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
@@ -41,19 +42,19 @@ ITEMS = [entry(m) for m in (1, 2, 3, 4, 10)] + [
 
 
 def test_mutu_baku_per_step_role_and_person():
-    by_step = {r["group"]: r for r in office_pages.compliance(ITEMS, "langkah")}
+    by_step = {r["group"]: r for r in agenda.compliance(ITEMS, "langkah")}
     six = by_step["backup_database langkah 6"]
     assert (six["count"], six["median"], six["p90"], six["max"], six["within"]) == (
         5, 3.0, 10.0, 10.0, 80)  # fmt: skip
     assert by_step["backup_database langkah 7"]["within"] == 0
-    by_role = {r["group"]: r["count"] for r in office_pages.compliance(ITEMS, "peran")}
+    by_role = {r["group"]: r["count"] for r in agenda.compliance(ITEMS, "peran")}
     assert by_role == {"Kepala Seksi": 5, "Kepala Bidang PIAK": 1}
-    by_person = {r["group"] for r in office_pages.compliance(ITEMS, "orang")}
+    by_person = {r["group"] for r in agenda.compliance(ITEMS, "orang")}
     assert by_person == {"kasi", "wakil a.n. kabid"}
 
 
 def test_the_page_chart_and_export_show_the_figures():
-    rows = office_pages.compliance(ITEMS, "langkah")
+    rows = agenda.compliance(ITEMS, "langkah")
     late = [my_tasks.Waiting("backup_handover", "r", "receive_copy_kabid", -1, "Serah <b>",
                              "- Batas waktu: 01-12-2026 10:00 WIB (1 jam)", ("kabid",),
                              START)]  # fmt: skip

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from oracle_helpers import PASSWORD, scenario, with_oracle
 
-from piak import backup_config, backupset, datapump, oracle_export
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import backup_config, backupset, datapump, oracle_export
 
 ROOT = Path(__file__).resolve().parents[1]
 SET = "siak_20261124T2300"

@@ -9,8 +9,9 @@ import hashlib
 import pytest
 from oracle_helpers import with_oracle
 
-from piak import backupset, encryption, engines, oracle_import
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import backends as engines
+from piak.engines import backupset, encryption, oracle_import
 
 SET = "siak_20261124T2300"
 

@@ -12,8 +12,8 @@ import paramiko
 import pytest
 from oracle_helpers import PASSWORD, scenario, with_oracle
 
-from piak import backupset, oracle_export
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import backupset, oracle_export
 
 
 def test_export_over_ssh_builds_a_verified_set_and_hides_the_password(
@@ -84,8 +84,8 @@ def test_a_rerun_after_a_failure_cleans_leftovers_and_succeeds(
 
 
 def test_offsite_copy_to_sftp_is_verified_and_resumes(oracle_config, ssh_client, tmp_path):
-    from piak import demo_db, offsite, sqlite_backup
-    from piak.sftp_target import SftpTarget
+    from piak.engines import demo_db, offsite, sqlite_backup
+    from piak.engines.sftp_target import SftpTarget
 
     source = tmp_path / "siak.db"
     demo_db.generate(source, residents=300)
@@ -114,8 +114,8 @@ def test_offsite_copy_to_sftp_is_verified_and_resumes(oracle_config, ssh_client,
 def test_ssh_connection_lost_mid_transfer_leaves_no_copy_and_a_rerun_completes(
     sshd, ssh_client, tmp_path, monkeypatch
 ):
-    from piak import demo_db, offsite, sqlite_backup
-    from piak.sftp_target import SftpTarget
+    from piak.engines import demo_db, offsite, sqlite_backup
+    from piak.engines.sftp_target import SftpTarget
 
     source = tmp_path / "siak.db"
     demo_db.generate(source, residents=20000)

@@ -18,8 +18,15 @@ from pathlib import Path
 import pytest
 from oracle_helpers import PASSWORD, scenario, with_oracle
 
-from piak import backup_config, backupset, datapump, oracle_export, oracle_import, oracle_ssh
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import (
+    backup_config,
+    backupset,
+    datapump,
+    oracle_export,
+    oracle_import,
+    oracle_ssh,
+)
 
 SET = "siak_20261124T2300"
 RUN = "database_recovery/manual__2026-11-25T02:00:00+07:00"
@@ -336,7 +343,7 @@ def test_a_killed_import_task_leaves_leftovers_that_a_rerun_cleans_and_completes
     (tmp_path / "backup.yaml").write_text(json.dumps(settings))  # JSON is YAML
     script = (
         "from pathlib import Path\n"
-        "from piak import backup_config, oracle_import\n"
+        "from piak.engines import backup_config, oracle_import\n"
         f"config = backup_config.load(Path({str(tmp_path / 'backup.yaml')!r}))\n"
         f"oracle_import.import_set(config, Path({str(oracle_set)!r}), target='scratch',\n"
         f"    run_key={RUN!r}, evidence_dir=Path({str(evidence)!r}))\n"

@@ -2,9 +2,9 @@
 worked back from what the release publishes?
 
 The attacker here is written from the published workbook alone, independently of
-``piak.provision.suppress``: every ``*`` of every sheet is an unknown, and everything an outsider
-knows about the tables is a constraint - each row adds up to its Jumlah, each JUMLAH row to its
-column, each kecamatan row (partial ones too) to its kelurahan/desa rows, the kecamatan and
+``piak.engines.provision.suppress``: every ``*`` of every sheet is an unknown, and everything an
+outsider knows about the tables is a constraint - each row adds up to its Jumlah, each JUMLAH row
+to its column, each kecamatan row (partial ones too) to its kelurahan/desa rows, the kecamatan and
 kelurahan sheets share the kabupaten totals, every population table has the same total per
 region, the sex columns equal the age-by-sex sums, heads of family and wajib KTP are at most the
 residents of their sex, wajib KTP at least those aged 20 and over and at least the ever-married,
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from piak import demo_db, provision, siak_db
-from piak.provision import aggregate
-from piak.provision.catalog import load
+from piak.engines import demo_db, provision, siak_db
+from piak.engines.provision import aggregate
+from piak.engines.provision.catalog import load
 
 TODAY = date(2026, 11, 25)
 THRESHOLD = 5
@@ -324,7 +324,7 @@ def test_the_attacker_breaks_a_release_with_primary_suppression_only(
     database, tmp_path, monkeypatch
 ):
     """The attack is real: without complementary cells it recovers small counts."""
-    from piak.provision.suppress import Suppression
+    from piak.engines.provision.suppress import Suppression
 
     def primary_only(values, relations, threshold):
         small = frozenset(i for i, v in enumerate(values) if 0 < v < threshold)

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from piak import cli, provision, siak_db
-from piak.errors import InvalidRequest, PiakError
-from piak.provision import individual
-from piak.provision.catalog import load
-from piak.provision.config import Agreement, PksRegistry
-from piak.provision.pseudonym import Pseudonymiser
-from piak.provision.request import TITLES, last_cutoff
-from piak.provision.sql import individual_query
-from piak.provision.suppress import Equality, protect
+from piak import cli
+from piak.core.errors import InvalidRequest, PiakError
+from piak.engines import provision, siak_db
+from piak.engines.provision import individual
+from piak.engines.provision.catalog import load
+from piak.engines.provision.config import Agreement, PksRegistry
+from piak.engines.provision.pseudonym import Pseudonymiser
+from piak.engines.provision.request import TITLES, last_cutoff
+from piak.engines.provision.sql import individual_query
+from piak.engines.provision.suppress import Equality, protect
 
 TODAY = date(2026, 11, 25)
 AS_OF = "2026-06-30"
@@ -87,7 +88,7 @@ PSEUDONYMS = Pseudonymiser(b"rahasia-uji-pseudonim-0123456789", "PD-UJI")
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory) -> Path:
-    from piak import demo_db
+    from piak.engines import demo_db
 
     path = tmp_path_factory.mktemp("siak") / "siak.db"
     demo_db.generate(path, residents=15_000, seed=7)
@@ -128,7 +129,7 @@ SEX_LABELS = {1: "Laki-laki", 2: "Perempuan"}
 
 def _independent(database: Path, key: str, where: str, args: dict) -> dict[tuple, int]:
     """(kelurahan code, category label) -> count, by plain SQL with its own age arithmetic."""
-    from piak.provision.catalog import load
+    from piak.engines.provision.catalog import load
 
     catalog = load()
     spec = next(s for s in catalog.aggregates if s.key == key)
@@ -507,7 +508,7 @@ def test_form_schema_matches_validation(regions):
     assert provision.validate_request(request.to_params(), region_lookup=regions,
                                       today=TODAY) == request  # fmt: skip
     assert all(f["title"] and f["section"] for f in schema.values())
-    from piak.provision import request as rules
+    from piak.engines.provision import request as rules
 
     assert schema["jenis_data"]["enum"] == list(rules.KINDS)
     assert schema["format"]["enum"] == list(rules.FORMATS)

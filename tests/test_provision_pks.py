@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from piak import cli, demo_db, provision
-from piak.errors import InvalidRequest, PiakError
-from piak.provision import config
+from piak import cli
+from piak.core.errors import InvalidRequest, PiakError
+from piak.engines import demo_db, provision
+from piak.engines.provision import config
 
 GOOD = """\
 agreements:

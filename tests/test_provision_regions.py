@@ -1,7 +1,7 @@
 """The office's regions in the data request form (``config/regions.yaml``,
-``piak.provision.regions``): the committed file is the embedded default's SIAK, the form offers
-its kecamatan and kelurahan by code and name, refuses a code that is not the office's, and takes
-"none chosen" as the whole kabupaten; a broken file is refused naming the key."""
+``piak.engines.provision.regions``): the committed file is the embedded default's SIAK, the form
+offers its kecamatan and kelurahan by code and name, refuses a code that is not the office's, and
+takes "none chosen" as the whole kabupaten; a broken file is refused naming the key."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import yaml
 from airflow.sdk import Param
 from airflow.sdk.definitions.param import ParamValidationError
 
-from piak import demo_db, provision, siak_db
-from piak.config import ConfigError
-from piak.provision import regions
+from piak.core.config import ConfigError
+from piak.engines import demo_db, provision, siak_db
+from piak.engines.provision import regions
 
 ROOT = regions.settings.PROJECT_ROOT
 

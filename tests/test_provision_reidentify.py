@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from piak import demo_db, provision, siak_db
-from piak.provision.catalog import load
-from piak.provision.config import Agreement, PksRegistry
-from piak.provision.pseudonym import Pseudonymiser
+from piak.engines import demo_db, provision, siak_db
+from piak.engines.provision.catalog import load
+from piak.engines.provision.config import Agreement, PksRegistry
+from piak.engines.provision.pseudonym import Pseudonymiser
 
 TODAY = date(2026, 11, 25)
 INSTITUTION = "Universitas Contoh / Fakultas Kesehatan"

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from backup_helpers import back_up, embedded_home, piak_cli
 
-from piak import backupset, catalogue, encryption, recovery, sqlite_backup
-from piak.errors import InvalidRequest, PiakError
+from piak.core.errors import InvalidRequest, PiakError
+from piak.engines import backupset, catalogue, encryption, sqlite_backup
+from piak.sops import recovery
 
 WIB = ZoneInfo("Asia/Jakarta")
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +179,7 @@ def test_a_damaged_set_is_refused_and_the_intact_offsite_copy_restores(home, dam
 def _import_killed_at(point: str, tables: list[str]) -> None:
     """Restore into production and die by SIGKILL at ``point``: in the middle of the page copy
     (small steps, killed after the first) or after the first of two replaced tables."""
-    from piak import sqlite_backup
+    from piak.engines import sqlite_backup
 
     calls = []
     real = getattr(sqlite_backup, point)

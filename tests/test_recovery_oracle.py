@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from oracle_helpers import EXPDP, IMPDP, PASSWORD
 
-from piak import backup, backup_config, backupset, recovery
-from piak.errors import PiakError
+from piak.core.errors import PiakError
+from piak.engines import backup_config, backupset
+from piak.sops import backup, recovery
 
 WIB = ZoneInfo("Asia/Jakarta")
 SET = "siak_20261120T2300"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from piak import registry
-from piak.errors import RegistryError
-from piak.registry import StandardTime
+from piak.core import registry
+from piak.core.errors import RegistryError
+from piak.core.registry import StandardTime
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,8 @@ import stat
 
 import pytest
 
-from piak import demo, files
+from piak import demo
+from piak.core import files
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_demo_passwords_and_secret_are_owner_only_even_over_stale_files(tmp_path
 
 
 def test_the_office_passwords_file_is_owner_only(tmp_path, open_umask):
-    from piak import auth
+    from piak.web import auth
 
     path = tmp_path / "secrets" / "office-passwords.json"
     auth.write_passwords(path, {"budi.santoso": "x" * 16})

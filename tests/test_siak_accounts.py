@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 from oracle_standin.recording_dbapi import RecordingOracle
 
-from piak import demo_db, siak_accounts
-from piak.errors import PiakError
-from piak.siak_accounts import NotConfirmed
+from piak.core.errors import PiakError
+from piak.engines import demo_db, siak_accounts
+from piak.engines.siak_accounts import NotConfirmed
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ def _airflow_home(tmp_path, monkeypatch):
 
 
 def test_approval_is_built_from_the_registry_step():
-    from piak import registry, signoff
+    from piak.core import registry
+    from piak.workflow import signoff
 
     step = registry.get_sop("backup_database").step(6)
     op = signoff.approval("backup_database", 6, task_id="receive_copy_kasi")
@@ -36,7 +37,7 @@ def test_approval_is_built_from_the_registry_step():
 
 
 def test_decision_maps_each_choice_to_its_task_and_marks_notes():
-    from piak import signoff
+    from piak.workflow import signoff
 
     op = signoff.decision(
         "helpdesk",
@@ -57,7 +58,7 @@ def test_decision_maps_each_choice_to_its_task_and_marks_notes():
 def test_entry_form_has_the_fields_and_the_note():
     from airflow.sdk import Param
 
-    from piak import signoff
+    from piak.workflow import signoff
 
     op = signoff.entry(
         "data_provision",
@@ -77,7 +78,7 @@ def test_a_choice_field_validates_while_unanswered_and_is_required_when_answered
     from airflow.sdk import Param
     from airflow.sdk.definitions.param import ParamsDict
 
-    from piak import signoff
+    from piak.workflow import signoff
 
     op = signoff.entry(
         "data_provision",
@@ -90,7 +91,8 @@ def test_a_choice_field_validates_while_unanswered_and_is_required_when_answered
 
 
 def test_registry_text_is_never_read_as_a_template():
-    from piak import registry, signoff
+    from piak.core import registry
+    from piak.workflow import signoff
 
     sop = registry.get_sop("helpdesk")
     step = registry.Step(**{**step_fields(sop.step(1)), "activity": "Periksa {{ 7 * 7 }} berkas"})
@@ -166,7 +168,7 @@ def test_the_reopen_uses_airflow_s_own_request_writer_as_the_provider_does():
     from airflow.providers.standard.operators import hitl as provider_hitl
     from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
-    from piak import signoff
+    from piak.workflow import signoff
 
     ours = inspect.getsource(signoff._SignoffMixin._ask_again)
     passed = {"ti_id", "options", "subject", "body", "defaults", "multiple", "params",

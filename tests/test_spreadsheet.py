@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from piak import agenda, demo_db, provision, siak_db
-from piak.provision.catalog import load
-from piak.provision.config import Agreement, PksRegistry
-from piak.spreadsheet import safe_text
+from piak.core import agenda
+from piak.core.spreadsheet import safe_text
+from piak.engines import demo_db, provision, siak_db
+from piak.engines.provision.catalog import load
+from piak.engines.provision.config import Agreement, PksRegistry
 
 LEADS = {
     "equals": "=",

@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 import pytest
 from sop_helpers import WIB, RunTI, context
 
-from piak import access_register, demo_db, usage_policy
-from piak.errors import InvalidRequest, PiakError
+from piak.core import access_register
+from piak.core.errors import InvalidRequest, PiakError
+from piak.engines import demo_db
+from piak.sops import usage_policy
 
 
 @pytest.fixture(scope="module")

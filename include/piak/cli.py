@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 
-from piak.errors import PiakError
+from piak.core.errors import PiakError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,7 +179,7 @@ def _identities(args: argparse.Namespace) -> list:
     only for an encrypted set: reading a Connection imports Airflow, which takes a second)."""
     from pathlib import Path
 
-    from piak import backup_config, encryption
+    from piak.engines import backup_config, encryption
 
     if args.identity:
         return [
@@ -242,7 +242,7 @@ def _print_lines(lines: Iterable[object]) -> int:
 
 
 def _run_sops(args: argparse.Namespace) -> int:
-    from piak import registry
+    from piak.core import registry
 
     sops = registry.load_registry()
     print(registry.to_json(sops) if args.json else registry.format_text(sops))
@@ -252,7 +252,7 @@ def _run_sops(args: argparse.Namespace) -> int:
 def _run_diagrams(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from piak import diagrams
+    from piak.core import diagrams
 
     return _print_lines(diagrams.write_all(Path(args.out)))
 
@@ -260,8 +260,8 @@ def _run_diagrams(args: argparse.Namespace) -> int:
 def _run_regions(args: argparse.Namespace) -> int:
     from contextlib import closing
 
-    from piak import provision, siak_db
-    from piak.provision import regions
+    from piak.engines import provision, siak_db
+    from piak.engines.provision import regions
 
     connect = siak_db.connect_sqlite if args.sqlite else siak_db.connect
     with closing(connect(args.sqlite or args.conn)) as conn:
@@ -278,7 +278,7 @@ def _run_demo_db(args: argparse.Namespace) -> int:
     from datetime import date
     from pathlib import Path
 
-    from piak import demo_db
+    from piak.engines import demo_db
 
     try:
         until = date.fromisoformat(args.until) if args.until else None
@@ -296,7 +296,7 @@ def _run_demo_db(args: argparse.Namespace) -> int:
 
 
 def _run_agenda_export(args: argparse.Namespace) -> int:
-    from piak import agenda
+    from piak.core import agenda
 
     path, count = agenda.export_month(args.month, args.out)
     print(f"{count} entri agenda bulan {args.month} ditulis ke {path}")
@@ -314,7 +314,8 @@ def _run_backup(args: argparse.Namespace) -> int:
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
-    from piak import backupset, settings, sqlite_backup
+    from piak.core import settings
+    from piak.engines import backupset, sqlite_backup
 
     source = Path(args.sqlite)
     if not source.is_file():
@@ -329,7 +330,7 @@ def _run_backup(args: argparse.Namespace) -> int:
 
 
 def _configured_recipients() -> list[str]:
-    from piak import backup_config, encryption
+    from piak.engines import backup_config, encryption
 
     try:
         recipients = encryption.recipients_for(backup_config.load())
@@ -345,7 +346,7 @@ def _configured_recipients() -> list[str]:
 def _run_verify_backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from piak import backupset
+    from piak.engines import backupset
 
     folder = Path(args.path)
     if not folder.is_dir():
@@ -375,7 +376,7 @@ def _run_verify_backup(args: argparse.Namespace) -> int:
 def _run_copy_backup(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from piak import backupset, offsite
+    from piak.engines import backupset, offsite
 
     source = Path(args.source)
     backupset.verify_set(source, contents=False).raise_for_problems()  # a copy: files
@@ -390,7 +391,8 @@ def _run_copy_backup(args: argparse.Namespace) -> int:
 def _run_restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from piak import backupset, recovery, sqlite_backup
+    from piak.engines import backupset, sqlite_backup
+    from piak.sops import recovery
 
     folder = Path(args.path)
     if not folder.is_dir():
@@ -414,7 +416,7 @@ def _run_restore(args: argparse.Namespace) -> int:
 
 
 def _run_standard_time(args: argparse.Namespace) -> int:
-    from piak import agenda, registry
+    from piak.core import agenda, registry
 
     rows = agenda.standard_time_report(args.month)
     print(f"Mutu baku {agenda.month_title(args.month)}")
@@ -438,7 +440,7 @@ def _run_standard_time(args: argparse.Namespace) -> int:
 def _run_backups(args: argparse.Namespace) -> int:
     import json
 
-    from piak import backup_config, catalogue, encryption
+    from piak.engines import backup_config, catalogue, encryption
 
     config = backup_config.load()
     rows = catalogue.rows(config, encryption.known_recipients(config))
@@ -478,7 +480,7 @@ def _run_keys_create(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from piak import keys
+    from piak.engines import keys
 
     made = keys.create(Path(args.out), args.name)
     extra = {"recipients": [made.public, *args.also], "retired": list(args.retire)}
@@ -493,13 +495,13 @@ def _run_keys_create(args: argparse.Namespace) -> int:
 def _run_keys_check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from piak import keys
+    from piak.engines import keys
 
     return _print_lines(keys.check(Path(args.file)))
 
 
 def _run_roles(args: argparse.Namespace) -> int:
-    from piak import roles
+    from piak.core import roles
 
     return _print_lines(
         f"{role:<14} {', '.join(u['id'] for u in users) or '-'}"
@@ -508,7 +510,7 @@ def _run_roles(args: argparse.Namespace) -> int:
 
 
 def _run_access(args: argparse.Namespace) -> int:
-    from piak import access
+    from piak.core import access
 
     print(access.rights_table(access.load()))
     return 0
@@ -517,7 +519,7 @@ def _run_access(args: argparse.Namespace) -> int:
 def _run_pks_list(args: argparse.Namespace) -> int:
     import json
 
-    from piak.provision.config import load_pks, pks_file
+    from piak.engines.provision.config import load_pks, pks_file
 
     registry = load_pks()
     if args.json:
@@ -535,7 +537,7 @@ def _run_pks_list(args: argparse.Namespace) -> int:
 
 
 def _run_pks_add(args: argparse.Namespace) -> int:
-    from piak.provision.config import add_agreement, pks_file
+    from piak.engines.provision.config import add_agreement, pks_file
 
     agreement = add_agreement(
         {
@@ -558,10 +560,10 @@ def _run_extract(args: argparse.Namespace) -> int:
     from contextlib import closing
     from pathlib import Path
 
-    from piak import provision, siak_db
-    from piak.provision.config import load_settings
-    from piak.provision.pseudonym import Pseudonymiser, office_secret
-    from piak.provision.request import today_wib
+    from piak.engines import provision, siak_db
+    from piak.engines.provision.config import load_settings
+    from piak.engines.provision.pseudonym import Pseudonymiser, office_secret
+    from piak.engines.provision.request import today_wib
 
     params = {
         "nama_pemohon": args.applicant,

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Generator
 from pathlib import Path
 
-from piak import access, files, settings
+from piak.core import access, files, settings
 
 #: Simple-auth-manager role of the office users: USER may answer sign-offs and trigger DAGs.
 OFFICE_ROLE = "user"
@@ -99,9 +99,9 @@ def airflow_env(
             "AIRFLOW_CONN_SIAK_DB": json.dumps(
                 {"conn_type": "sqlite", "host": str(piak_home / "siak_demo.db")}
             ),
-            # The backup keys (piak.encryption): the office's public keys and the drill's private
-            # key. The office's own private key - kept offline by the Kabid in an office - is
-            # in AIRFLOW_HOME here (piak_backup_office.key).
+            # The backup keys (piak.engines.encryption): the office's public keys and the drill's
+            # private key. The office's own private key - kept offline by the Kabid in an office -
+            # is in AIRFLOW_HOME here (piak_backup_office.key).
             **backup_key_connections(airflow_home),
             # The office secret of the per-release pseudonyms, generated once per AIRFLOW_HOME.
             "AIRFLOW_CONN_PIAK_PSEUDONYM": json.dumps(
@@ -123,8 +123,8 @@ def airflow_env(
 def backup_keys(airflow_home: Path) -> dict[str, str]:
     """The demo's backup key pairs (office and drill), generated on first use, kept owner-only in
     AIRFLOW_HOME: ``{"office": private, "drill": private}``."""
-    from piak import encryption
-    from piak.files import write_secret
+    from piak.core.files import write_secret
+    from piak.engines import encryption
 
     keys = {}
     for name in ("office", "drill"):
@@ -137,7 +137,7 @@ def backup_keys(airflow_home: Path) -> dict[str, str]:
 
 def backup_key_connections(airflow_home: Path) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` of the backup keys: both public keys, the drill's private key."""
-    from piak import encryption
+    from piak.engines import encryption
 
     keys = backup_keys(airflow_home)
     recipients = [encryption.public_of(keys["office"]), encryption.public_of(keys["drill"])]
@@ -182,7 +182,7 @@ def prepare_home(piak_home: Path, *, residents: int = 100_000, seed: int = 1) ->
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from piak import demo_db
+    from piak.engines import demo_db
 
     database = piak_home / "siak_demo.db"
     register = piak_home / "storage" / "access_rights" / "register.json"

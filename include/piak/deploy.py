@@ -16,7 +16,7 @@ entrypoint, so the official image and a local one built from Debian's packages b
 the image only makes the superuser of ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``, whose login then
 creates the metadata database (through the server's ``postgres`` database) and the agenda's
 owner, password and database named in ``PIAK_AGENDA_URL``; a changed password in ``.env`` is
-applied on the next run. ``access`` needs the FAB auth manager (``piak.auth``).
+applied on the next run. ``access`` needs the FAB auth manager (``piak.web.auth``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from piak import settings
+from piak.core import settings
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: How long ``databases`` waits for PostgreSQL to accept the login (it may still be starting).
@@ -129,7 +129,7 @@ def _migrate() -> None:
 
 
 def _access(passwords: Path) -> None:
-    from piak import auth
+    from piak.web import auth
 
     done = auth.sync_access(passwords)
     for what, names in done.items():
@@ -157,7 +157,7 @@ def weak_password(login: str, password: str | None) -> bool:
 
 def _demo_regions() -> list[str]:
     """The demo's regions (province code 99, which Indonesia does not have) in the form."""
-    from piak.provision import regions
+    from piak.engines.provision import regions
 
     office = regions.load()
     if office and any(code.startswith("99.") for code in office.kecamatan):
@@ -174,8 +174,8 @@ def production_problems(env: dict[str, str], passwords: Path | None = None) -> l
     the passwords file. Empty outside production (``PIAK_DEPLOYMENT=demo``)."""
     import sqlalchemy as sa
 
-    from piak import access
-    from piak.roles import ROLES
+    from piak.core import access
+    from piak.core.roles import ROLES
 
     if env.get("PIAK_DEPLOYMENT", "production") != "production":
         return []
@@ -200,7 +200,7 @@ def production_problems(env: dict[str, str], passwords: Path | None = None) -> l
                 f"{name} di .env: kata sandi bawaan atau kurang dari {MIN_SECRET} tanda"
             )
     if passwords is not None:
-        from piak import auth
+        from piak.web import auth
 
         problems += [
             f"{passwords}: kata sandi bawaan untuk '{login}'"

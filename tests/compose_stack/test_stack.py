@@ -16,7 +16,8 @@ import requests
 from access_helpers import OUTSIDER, TRIGGER_CONF, expected_fab_state, fab_state
 from e2e.test_data_provision_dag import CHAIN, REQUEST
 
-from piak import access, backupset
+from piak.core import access
+from piak.engines import backupset
 
 from .conftest import StackNotReady
 

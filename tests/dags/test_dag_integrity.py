@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from piak import registry
+from piak.core import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
@@ -123,7 +123,7 @@ def test_parsing_touches_no_database_and_no_network(tmp_path):
 def test_every_dag_first_checks_who_triggered_it_and_carries_its_permissions(dagbag, path):
     """Nothing runs before ``check_trigger_rights``; the DAG's FAB permissions are the ones
     ``config/access.yaml`` gives it; every role answering a sign-off may see it."""
-    from piak import access
+    from piak.core import access
 
     dag = dagbag.dags[path.stem]
     config = access.load()
@@ -145,7 +145,7 @@ def test_a_production_recovery_waits_for_both_permissions_before_touching_anythi
     kabid = dag.get_task("permit_production_restore_kabid")
     safety = dag.get_task("export_safety_backup")
     assert (kasi.role, kabid.role) == ("kasi", "kabid")
-    assert kasi.run_if == kabid.run_if == "piak.recovery:production_target"
+    assert kasi.run_if == kabid.run_if == "piak.sops.recovery:production_target"
     assert kasi.fail_on_reject and kabid.fail_on_reject
     assert kabid.task_id in kasi.downstream_task_ids
     assert safety.upstream_task_ids == {kabid.task_id} and safety.trigger_rule == "none_failed"
@@ -167,7 +167,7 @@ def test_every_task_reference_is_a_callable_taking_the_context(dagbag, path):
     """A misspelt ``run="piak.x:f"`` fails here, not in the night's run."""
     import inspect
 
-    from piak.dagkit import resolve
+    from piak.workflow.dagkit import resolve
 
     dag = dagbag.dags[path.stem]
     for task in dag.tasks:
@@ -197,7 +197,7 @@ def test_every_task_but_a_human_one_has_an_execution_timeout(dagbag, path):
 def test_every_dag_tells_the_office_of_failures_and_waiting_sign_offs(dagbag, path):
     """The agenda records every failure; the office's notifier (mail and chat when their
     Connections exist) hears of it and carries the sign-offs' reminders."""
-    from piak import notify, steps
+    from piak.workflow import notify, steps
 
     callbacks = dagbag.dags[path.stem].default_args["on_failure_callback"]
     assert callbacks[0] is steps.record_failure

@@ -59,7 +59,7 @@ class DistributedAirflow(Airflow):
 
     def agenda(self, run_id: str) -> list[Any]:
         """The agenda entries of a run, read from the topology's PostgreSQL agenda store."""
-        from piak import agenda
+        from piak.core import agenda
 
         return agenda.entries(run_id=run_id, url=self.agenda_url)
 
@@ -233,7 +233,7 @@ def _topology_env(base: Path, port: int, metadata_url: str, agenda_url: str, bro
     env.update(
         {
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__CORE__AUTH_MANAGER": "piak.auth.PiakFabAuthManager",
+            "AIRFLOW__CORE__AUTH_MANAGER": "piak.web.auth.PiakFabAuthManager",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),

@@ -1,4 +1,4 @@
-"""Who may do what on the production topology (the FAB auth manager ``piak.auth``, roles and
+"""Who may do what on the production topology (the FAB auth manager ``piak.web.auth``, roles and
 users made by ``python -m piak.deploy access`` from the access file, DAG permissions from the
 ``access_control`` every DAG carries): the FAB roles and DAG permissions are the access file's;
 for every DAG a user without a triggering role gets HTTP 403 and a holder's run passes its first
@@ -17,7 +17,7 @@ import pytest
 from access_helpers import OUTSIDER, TRIGGER_CONF, expected_fab_state, fab_state, holder
 from e2e.conftest import DAG_IDS
 
-from piak import access
+from piak.core import access
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from piak import backupset
+from piak.engines import backupset
 
 pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 

@@ -5,16 +5,27 @@ its own AIRFLOW_HOME and PIAK_HOME under pytest's temporary directory. Tests tal
 through its REST API, as the office's users (simple auth manager logins: the users of the
 project's config/access.yaml and the extra people of ``access_helpers.EXTRA``, in an access file
 of its own that a test may swap while its runs wait).
+
+``make test`` runs the end-to-end files in two pytest processes on the same Airflow
+(``scripts/test.sh``): the one that starts it publishes it (``PIAK_E2E_PUBLISH``: a folder for
+``airflow.json``) and, at its end, waits for the other to be done before stopping it; the other
+attaches (``PIAK_E2E_ATTACH``: the same folder). Which tests go together is in
+``scripts/test.sh``: those that change what the Airflow shares (its access file, the SIAK
+database, the deadlines of a DAG's sign-offs) run in the same process as every test that depends
+on it. Without either variable, one process starts its own Airflow, as before.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,6 +41,8 @@ from piak import demo
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 240
+#: How long the publishing process waits, at its end, for the attached one to finish.
+SHARED_TIMEOUT = 1800
 DAG_IDS = (
     "helpdesk",
     "backup_database",
@@ -75,6 +88,23 @@ class Airflow:
             self._tokens[user] = response.json()["access_token"]
         return self._tokens[user]
 
+    @contextmanager
+    def deadlines(self, sop_code: str, step: int, **spec: str) -> Generator[None]:
+        """This Airflow's sign-off deadlines with one step's replaced (read by the waiting tasks
+        when they open and at each deadline), put back afterwards; every other step keeps its
+        own, so tests of other DAGs running meanwhile are not touched."""
+        import yaml
+
+        path = Path(self.env["PIAK_SIGNOFFS_FILE"])
+        before = path.read_text(encoding="utf-8")
+        changed = yaml.safe_load(before) or {}
+        changed.setdefault("steps", {}).setdefault(sop_code, {})[step] = spec
+        path.write_text(yaml.safe_dump(changed), encoding="utf-8")
+        try:
+            yield
+        finally:
+            path.write_text(before, encoding="utf-8")
+
     def api(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.request(user, method, f"/api/v2{path}", **kwargs)
 
@@ -85,7 +115,7 @@ class Airflow:
 
     def agenda(self, run_id: str) -> list[Any]:
         """The agenda entries of a run, read from this Airflow's agenda store."""
-        from piak import agenda
+        from piak.core import agenda
 
         return agenda.entries(run_id=run_id, url=f"sqlite:///{self.piak_home / 'agenda.db'}")
 
@@ -143,7 +173,7 @@ class Airflow:
         """Answer the sign-offs of several runs at once: ``{(dag_id, run_id): [(task_id, user,
         options, params), ...]}``, each run's in order, each as soon as its request has settled
         (answered at once: a retry Airflow starts meanwhile applies the kept answer,
-        ``piak.answers``). A run triggered by another may not exist yet."""
+        ``piak.workflow.answers``). A run triggered by another may not exist yet."""
         pending = {key: list(steps) for key, steps in scripts.items()}
         deadline = time.monotonic() + timeout
         while any(pending.values()):
@@ -254,6 +284,9 @@ class Airflow:
 
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
+    if os.environ.get("PIAK_E2E_ATTACH"):
+        yield _attached(Path(os.environ["PIAK_E2E_ATTACH"]))
+        return
     base = tmp_path_factory.mktemp("airflow")
     port = _free_port()
     access_file = base / "access.yaml"
@@ -310,9 +343,48 @@ def _standalone(
     server = Airflow(f"http://127.0.0.1:{port}", passwords, piak_home, env, log, inbox)
     try:
         _wait_ready(server, proc)
+        shared = os.environ.get("PIAK_E2E_PUBLISH")
+        if shared:
+            _publish(server, Path(shared))
         yield server
+        if shared:
+            _wait_for_attached(Path(shared))
     finally:
         demo.stop(proc, timeout=10)  # its last runs are the tests': no need to wait longer
+
+
+def _publish(server: Airflow, folder: Path) -> None:
+    """Where the attached process finds this Airflow (written last, renamed into place)."""
+    state = {
+        "url": server.url,
+        "passwords": server.passwords,
+        "piak_home": str(server.piak_home),
+        "env": server.env,
+        "log": str(server.log),
+    }
+    partial = folder / "airflow.json.partial"
+    partial.write_text(json.dumps(state), encoding="utf-8")
+    partial.replace(folder / "airflow.json")
+
+
+def _attached(folder: Path) -> Airflow:
+    """The Airflow another pytest process started (its ``inbox`` stays in that process)."""
+    deadline = time.monotonic() + READY_TIMEOUT + 120
+    while not (folder / "airflow.json").exists():
+        if (folder / "publisher-ended").exists() or time.monotonic() > deadline:
+            raise RuntimeError(f"no shared Airflow published in {folder}")
+        time.sleep(1)
+    state = json.loads((folder / "airflow.json").read_text(encoding="utf-8"))
+    return Airflow(
+        state["url"], state["passwords"], Path(state["piak_home"]), state["env"], Path(state["log"])
+    )
+
+
+def _wait_for_attached(folder: Path) -> None:
+    """The attached process's tests use this Airflow until scripts/test.sh says it ended."""
+    deadline = time.monotonic() + SHARED_TIMEOUT
+    while not (folder / "done").exists() and time.monotonic() < deadline:
+        time.sleep(1)
 
 
 def _wait_ready(server: Airflow, proc: subprocess.Popen) -> None:

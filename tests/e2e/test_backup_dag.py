@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from piak import backupset, registry
+from piak.core import registry
+from piak.engines import backupset
 
 pytestmark = pytest.mark.e2e
 
@@ -115,24 +115,14 @@ def test_the_next_nights_backup_runs_while_a_handover_still_waits(airflow):
         assert response.status_code == 200, response.text
 
 
-SHORT_DEADLINES = """\
-steps:
-  backup_database:
-    7: {due: 10s, remind_every: 60s, escalate_after: 25s, give_up_after: 60s}
-"""
-
-
 @pytest.fixture
 def short_deadlines(airflow):
-    """The e2e Airflow's sign-off deadlines made short for this test (read by the waiting tasks
-    when they open and at each deadline), the project's put back afterwards."""
-    path = Path(airflow.env["PIAK_SIGNOFFS_FILE"])
-    before = path.read_text()
-    path.write_text(SHORT_DEADLINES)
-    try:
+    """The hand-over's Kabid receipt (step 7) due in 10 s, escalated after 25 s and given up
+    after a minute while this test runs."""
+    with airflow.deadlines(
+        DAG, 7, due="10s", remind_every="60s", escalate_after="25s", give_up_after="60s"
+    ):
         yield
-    finally:
-        path.write_text(before)
 
 
 def test_waiting_receipts_are_reminded_escalated_and_given_up(airflow, short_deadlines):

@@ -1,6 +1,6 @@
 """A person who answers the moment a request opens - a Kasi with the page already open - never
-sees it open again and never loses the answer (``piak.answers``: Airflow 3.3.2 may retry a task
-answered in the first seconds of its wait; the retry applies the kept answer)."""
+sees it open again and never loses the answer (``piak.workflow.answers``: Airflow 3.3.2 may retry a
+task answered in the first seconds of its wait; the retry applies the kept answer)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from piak import agenda, steps
+from piak.core import agenda
+from piak.workflow import steps
 
 pytestmark = pytest.mark.e2e
 

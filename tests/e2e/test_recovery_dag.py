@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from access_helpers import access_yaml
 
-from piak import backup, backupset, catalogue
+from piak.engines import backupset, catalogue
+from piak.sops import backup
 
 pytestmark = pytest.mark.e2e
 

@@ -1,11 +1,11 @@
 """TEST STAND-IN for an Oracle database behind a DB-API connection - never shipped.
 
-``RecordingOracle`` looks to ``piak.siak_accounts.OracleAccountStore`` like python-oracledb's
-connection: ``cursor()``, ``execute(sql, binds)``, ``fetchall()``, ``commit()``, ``close()``. It
-records every statement with its binds, answers the dictionary queries (``V$SESSION``,
-``UNIFIED_AUDIT_TRAIL``, ``DBA_USERS``, ``DBA_ROLE_PRIVS``) from its own small state, and
-applies the account statements the store sends (``ALTER USER ... ACCOUNT LOCK``, ``ALTER SYSTEM
-KILL SESSION``, ``CREATE USER``, ``ALTER USER ... IDENTIFIED BY``, ``GRANT``, ``REVOKE``) the
+``RecordingOracle`` looks to ``piak.engines.siak_accounts.OracleAccountStore`` like
+python-oracledb's connection: ``cursor()``, ``execute(sql, binds)``, ``fetchall()``, ``commit()``,
+``close()``. It records every statement with its binds, answers the dictionary queries
+(``V$SESSION``, ``UNIFIED_AUDIT_TRAIL``, ``DBA_USERS``, ``DBA_ROLE_PRIVS``) from its own small
+state, and applies the account statements the store sends (``ALTER USER ... ACCOUNT LOCK``, ``ALTER
+SYSTEM KILL SESSION``, ``CREATE USER``, ``ALTER USER ... IDENTIFIED BY``, ``GRANT``, ``REVOKE``) the
 way Oracle documents them - only in the exact quoted form, so a statement built any other way is
 refused with ``ORA-00900``. ``ignore`` lists statement kinds it accepts but does not apply (a
 database that does not do what it was asked), to test that confirmation reads the state again.

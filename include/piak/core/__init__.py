@@ -1,0 +1,2 @@
+"""The office's own rules and records: SOP registry, roles and access, agenda, sealed folders,
+typed configuration."""

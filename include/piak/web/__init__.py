@@ -1,0 +1,1 @@
+"""Pages and middlewares inside the Airflow UI's server, and the production auth manager."""

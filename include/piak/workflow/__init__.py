@@ -1,0 +1,1 @@
+"""Airflow building blocks: the SOP DAG, its operational steps, sign-offs, notifiers."""
