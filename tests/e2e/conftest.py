@@ -327,6 +327,9 @@ def _standalone(
     # (tests/e2e/test_backup_dag.py) while its runs wait.
     (base / "signoffs.yaml").write_text((ROOT / "config" / "signoffs.yaml").read_text())
     env["PIAK_SIGNOFFS_FILE"] = str(base / "signoffs.yaml")
+    # The DAG files do not change while the tests run: parsed once, not every 30 s (on two
+    # cores the re-parsing of twelve files took CPU the tests and their runs need).
+    env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] = "3600"
     # The office's mail: a real SMTP server on loopback receives every notification.
     env["AIRFLOW_CONN_PIAK_SMTP"] = inbox.connection
     demo.prepare_home(piak_home, residents=3000)

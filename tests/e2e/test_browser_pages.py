@@ -51,7 +51,7 @@ def test_the_kasi_opens_the_office_pages_in_a_browser(airflow, playwright, chrom
         expect(page.get_by_role("img", name="Sesuai waktu baku")).to_be_visible()
         shot(page, "pages-2-kepatuhan-sop")
 
-        page.goto(f"{airflow.url}/piak/core/agenda/?bulan={month}&sop={DAG}")
+        page.goto(f"{airflow.url}/piak/agenda/?bulan={month}&sop={DAG}")
         expect(page.get_by_role("link", name=run_id).first).to_be_visible()
         shot(page, "pages-3-agenda")
         with page.expect_download() as download:

@@ -58,7 +58,7 @@ def test_my_tasks_needs_a_login_and_is_in_the_menu(airflow):
     assert requests.get(f"{airflow.url}{PAGE}", timeout=30).status_code == 401
     plugins = airflow.api("kasi", "GET", "/plugins").json()["plugins"]
     views = {v["name"]: v["href"] for p in plugins for v in p.get("external_views", [])}
-    assert views == {"Tugas saya": PAGE, "Agenda": "/piak/core/agenda/",
+    assert views == {"Tugas saya": PAGE, "Agenda": "/piak/agenda/",
                      "Kepatuhan SOP": "/piak/kepatuhan/",
                      "Katalog backup": "/piak/katalog-backup/",
                      "Diagram SOP": "/piak/diagram/"}  # fmt: skip
@@ -88,20 +88,20 @@ def test_the_agenda_shows_the_run_filtered_linked_and_exported(airflow, answered
 
     month = answered_complaint.split("__")[1][:7]
     quoted = answered_complaint.replace(":", "%3A").replace("+", "%2B")
-    page = airflow.request("kasi", "GET", f"/piak/core/agenda/?bulan={month}&sop={DAG}&oleh=kasi")
+    page = airflow.request("kasi", "GET", f"/piak/agenda/?bulan={month}&sop={DAG}&oleh=kasi")
     assert page.status_code == 200 and f'href="/dags/{DAG}/runs/{quoted}"' in page.text
     assert "<td>kasi</td><td>disetujui</td>" in page.text  # the Kasi's decision, in Indonesian
     assert "record_complaint" not in page.text  # oleh=kasi: the JFU's step is filtered out
 
-    export = airflow.request("kasi", "GET", f"/piak/core/agenda/ekspor?bulan={month}&sop={DAG}")
+    export = airflow.request("kasi", "GET", f"/piak/agenda/ekspor?bulan={month}&sop={DAG}")
     assert export.status_code == 200
     sheet = load_workbook(BytesIO(export.content)).active
     runs = [row[-1] for row in sheet.iter_rows(values_only=True)]
     assert runs.count(answered_complaint) >= 4  # complaint, decision, answer, archive
 
-    hidden = airflow.request("sekretaris", "GET", f"/piak/core/agenda/?bulan={month}&sop={DAG}")
+    hidden = airflow.request("sekretaris", "GET", f"/piak/agenda/?bulan={month}&sop={DAG}")
     assert hidden.status_code == 200 and answered_complaint not in hidden.text
-    bad = airflow.request("kasi", "GET", "/piak/core/agenda/?bulan=2026-13")
+    bad = airflow.request("kasi", "GET", "/piak/agenda/?bulan=2026-13")
     assert bad.status_code == 400 and "bulan tidak sah" in bad.text
 
 

@@ -2,7 +2,7 @@
 ``plugins/piak_pages.py``), behind Airflow's own login (the UI's ``_token`` cookie or a bearer
 token; no login, no page).
 
-- ``/piak/core/agenda/?bulan=2026-12&sop=&oleh=&hasil=``: the log book of a WIB month, filtered by
+- ``/piak/agenda/?bulan=2026-12&sop=&oleh=&hasil=``: the log book of a WIB month, filtered by
   SOP, person and outcome, each entry linked to its DAG run; ``ekspor`` the same as XLSX. A
   person sees the entries of the DAGs ``config/access.yaml`` lets them see.
 - ``/piak/katalog-backup/``: every backup set with its time, size, verification, offsite copies,
