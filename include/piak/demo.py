@@ -74,6 +74,10 @@ def airflow_env(
     piak_home = piak_home or settings.home()
     users = ",".join(f"{login}:{role}" for login, role in logins(access_path).items())
     env = dict(os.environ)
+    # Every task runs in a process of its own that imports this package and parses its DAG
+    # file: compiled once into __pycache__ (git ignores it), not again in each process, even
+    # where the environment says not to write bytecode.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(
         {
             "AIRFLOW_HOME": str(airflow_home),

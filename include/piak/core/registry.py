@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from piak.core.config import SafeLoader
 from piak.core.errors import RegistryError
 from piak.core.roles import ROLE_TITLES, ROLES
 
@@ -30,7 +31,7 @@ _STEP_KEYS = {"number", "activity", "role", "decision", "completeness", "time", 
 _FIX_KEYS = {"step", "fix"}
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(SafeLoader):
     """A safe loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

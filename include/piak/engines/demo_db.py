@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from piak.core.config import parse_yaml
 from piak.core.errors import PiakError
 from piak.core.files import write_text_atomic
 from piak.engines import demo_accounts
@@ -119,7 +119,7 @@ def _pick(rng: np.random.Generator, table: dict[Any, float], n: int) -> np.ndarr
 @functools.cache
 def _data() -> dict[str, Any]:
     return {
-        name: yaml.safe_load((DATA / f"{name}.yaml").read_text(encoding="utf-8"))
+        name: parse_yaml((DATA / f"{name}.yaml").read_text(encoding="utf-8"))
         for name in ("codes", "region", "names")
     }
 

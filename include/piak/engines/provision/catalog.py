@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from piak.core.config import parse_yaml
 from piak.core.errors import PiakError
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -123,8 +122,8 @@ def _aggregate(raw: dict[str, Any], codes: dict[str, dict[int, str]]) -> Aggrega
 @functools.cache
 def load() -> Catalog:
     """The provision whitelist and rules, with code labels from ``codes.yaml``."""
-    raw = yaml.safe_load((DATA / "provision.yaml").read_text(encoding="utf-8"))
-    codes_raw = yaml.safe_load((DATA / "codes.yaml").read_text(encoding="utf-8"))
+    raw = parse_yaml((DATA / "provision.yaml").read_text(encoding="utf-8"))
+    codes_raw = parse_yaml((DATA / "codes.yaml").read_text(encoding="utf-8"))
     codes = {table: {int(k): str(v) for k, v in rows.items()} for table, rows in codes_raw.items()}
     columns = {n: _column(n, spec, codes) for n, spec in raw["individual_columns"].items()}
     for name, spec in columns.items():

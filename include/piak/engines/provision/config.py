@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from piak.core import settings
+from piak.core.config import SafeLoader, parse_yaml
 from piak.core.errors import PiakError
 from piak.core.files import write_text_atomic
 
@@ -80,20 +81,20 @@ def _message(path: Path, exc: ValidationError) -> str:
     return f"{path}: " + "; ".join(problems)
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(SafeLoader):
     """YAML without its own date parsing: dates reach the model as text, so a bad one is
     refused with its key (YAML would fail on ``2026-13-01`` without saying where)."""
 
 
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
 def _read(path: Path) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # ruff: ignore[unsafe-yaml-load]
+        return parse_yaml(path.read_text(encoding="utf-8"), _Loader)
     except FileNotFoundError:
         raise PiakError(f"{path}: berkas konfigurasi tidak ditemukan") from None
     except yaml.YAMLError as exc:
