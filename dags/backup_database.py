@@ -8,6 +8,7 @@ from __future__ import annotations
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 
 from piak.engines import backup_config
+from piak.sops import backup, recovery
 from piak.workflow import notify
 from piak.workflow.dagkit import CHECK_TIMEOUT, sop_dag, wait, work
 
@@ -17,28 +18,21 @@ CONFIG = backup_config.load()
 with sop_dag(
     SOP,
     schedule=CONFIG.schedule,
-    max_active_runs=1,
     tags=["backup"],
     failure_notifier=notify.build(CONFIG.notifier, title="Backup database SIAK"),
 ):
     # 1 Administrator: a running recovery of the database goes first (the backup waits)
-    idle = wait(SOP, 1, task_id="wait_for_recovery", until="piak.sops.recovery:recovery_idle")
+    idle = wait(SOP, 1, task_id="wait_for_recovery", until=recovery.recovery_idle)
     # 1 Administrator: set name from the run's date, free space on the server and every target
-    prepare = work(SOP, 1, task_id="prepare_backup", run="piak.sops.backup:prepare")
+    prepare = work(SOP, 1, task_id="prepare_backup", run=backup.prepare)
     # 2 Administrator: export the database (SQLite online backup / Oracle Data Pump over SSH)
-    export = work(SOP, 2, task_id="export_database", run="piak.sops.backup:export")
+    export = work(SOP, 2, task_id="export_database", run=backup.export)
     # 3-4 Administrator: the set in its own dated folder, checked against its manifest
-    place = work(SOP, (3, 4), task_id="place_backup_set", run="piak.sops.backup:place")
+    place = work(SOP, (3, 4), task_id="place_backup_set", run=backup.place)
     # 5 Administrator: copy to the external disk / NAS / SFTP and verify the copy
-    copy = work(SOP, 5, task_id="copy_to_offsite", run="piak.sops.backup:copy_offsite")
+    copy = work(SOP, 5, task_id="copy_to_offsite", run=backup.copy_offsite)
     # Retention once the copies are verified (an event of step 5 in the agenda)
-    retention = work(
-        SOP,
-        5,
-        task_id="apply_retention",
-        run="piak.sops.backup:apply_retention",
-        agenda_event="retensi",
-    )
+    retention = work(SOP, 5, run=backup.apply_retention, agenda_event="retensi")
     # 6-8 in their own run: the Kasi and the Kabid receive the copy (DAG backup_handover)
     request_handover = TriggerDagRunOperator(
         task_id="request_handover",

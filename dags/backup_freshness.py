@@ -19,7 +19,6 @@ with sop_dag(
     "backup_database",
     dag_id="backup_freshness",
     schedule=CONFIG.freshness.schedule,
-    max_active_runs=1,
     tags=["backup", "monitoring"],
     failure_notifier=notify.build(CONFIG.notifier, title="Kesegaran backup SIAK"),
 ):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from piak.engines import backup_config, backupset
+from piak.sops import backup
 from piak.workflow import notify
 from piak.workflow.dagkit import sop_dag, work
 from piak.workflow.signoff import approval
@@ -49,7 +50,7 @@ with sop_dag(
         SOP,
         5,
         task_id="verify_handover_copies",
-        run="piak.sops.backup:handover_evidence",
+        run=backup.handover_evidence,
         agenda_event="periksa-ulang",
     )
     # 6 Kasi receives the copy; 7 Kabid receives it from the Kasi (a rejection fails the run)
@@ -58,6 +59,6 @@ with sop_dag(
         SOP, 7, task_id="receive_copy_kabid", show=EVIDENCE, fail_on_reject=True
     )
     # 8 Kabid: the hand-over in the agenda
-    record = work(SOP, 8, task_id="record_handover", run="piak.sops.backup:record_handover")
+    record = work(SOP, 8, run=backup.record_handover)
 
     evidence >> receive_kasi >> receive_kabid >> record

@@ -40,11 +40,11 @@ with sop_dag(
     failure_notifier=notify.build(CONFIG.notifier, title="Pemulihan database SIAK"),
 ):
     # 1 Administrator: decide what is restored where (checked before anything happens)
-    prepare = work(SOP, 1, task_id="prepare_recovery", run="piak.sops.recovery:prepare")
+    prepare = work(SOP, 1, task_id="prepare_recovery", run=recovery.prepare)
     # 5 Administrator: the file to recover from - verified, or an intact offsite copy
-    verify = work(SOP, 5, task_id="verify_backup_set", run="piak.sops.recovery:verify")
+    verify = work(SOP, 5, task_id="verify_backup_set", run=recovery.verify)
     # 2-4 Administrator: open the import tool and log in - a dry run that changes nothing
-    dry_run = work(SOP, (2, 3, 4), task_id="dry_run_import", run="piak.sops.recovery:dry_run")
+    dry_run = work(SOP, (2, 3, 4), task_id="dry_run_import", run=recovery.dry_run)
     # 7-8 production only: the Kasi, then the Kabid, allow it before anything is touched
     permits = [
         approval(
@@ -53,7 +53,7 @@ with sop_dag(
             task_id=f"permit_production_restore_{role}",
             show=PERMIT,
             fail_on_reject=True,
-            run_if="piak.sops.recovery:production_target",
+            run_if=recovery.production_target,
             agenda_event="izin-pulih-produksi",
         )
         for step, role in ((7, "kasi"), (8, "kabid"))
@@ -63,18 +63,18 @@ with sop_dag(
         SOP,
         6,
         task_id="export_safety_backup",
-        run="piak.sops.recovery:safety_export",
+        run=recovery.safety_export,
         trigger_rule="none_failed",
     )
     # 6 Administrator: the database is recovered
-    restore = work(SOP, 6, task_id="import_backup_set", run="piak.sops.recovery:import_set")
+    restore = work(SOP, 6, task_id="import_backup_set", run=recovery.import_set)
     # 6 Administrator: row counts per table equal the manifest's
-    validate = work(SOP, 6, task_id="validate_restore", run="piak.sops.recovery:validate")
+    validate = work(SOP, 6, task_id="validate_restore", run=recovery.validate)
     # 7 Report to the Kasi; 8 report to the Kabid
     report_kasi = approval(SOP, 7, task_id="report_to_kasi", show=REPORT, fail_on_reject=True)
     report_kabid = approval(SOP, 8, task_id="report_to_kabid", show=REPORT, fail_on_reject=True)
     # 9 Kabid: the recovery in the agenda
-    record = work(SOP, 9, task_id="record_recovery", run="piak.sops.recovery:summarize")
+    record = work(SOP, 9, task_id="record_recovery", run=recovery.summarize)
 
     prepare >> verify >> dry_run >> permits[0] >> permits[1] >> safety >> restore >> validate
     validate >> report_kasi >> report_kabid >> record

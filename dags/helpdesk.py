@@ -6,15 +6,13 @@ round, with the earlier rounds shown); the answers go to the reporter through th
 from __future__ import annotations
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param
 
 from piak.sops import helpdesk
 from piak.sops.helpdesk import FIXED, NOT_FIXED
 from piak.workflow.dagkit import CHECK_TIMEOUT, sop_dag, trigger_form, work
-from piak.workflow.signoff import Choice, decision, entry
+from piak.workflow.signoff import Choice, decision, entry, text_field
 
 SOP = "helpdesk"
-TEXT = {"type": "string", "minLength": 3, "maxLength": 4000, "format": "multiline"}
 COMPLAINT = (
     "Keluhan: **{{ params.kategori }}** dari {{ params.asal }} ({{ params.pelapor }}, "
     "{{ params.kontak }})\n\n> {{ params.uraian }}\n\n"
@@ -23,30 +21,32 @@ COMPLAINT = (
     "{% for h in c['history'] %}- putaran {{ h['putaran'] }}: {{ h['hasil'] }} ({{ h['oleh'] }}):"
     " {{ h['temuan'] }}\n{% endfor %}{% endif %}"
 )
-ANSWER = Param("", title="Jawaban untuk pelapor", **TEXT)
+ANSWER = text_field("Jawaban untuk pelapor")
 ALL_DONE = "all_done"  # the answer and the archive also follow a field check given up
 
+# What each sign-off offers: the choice's label and the task it leads to.
+ANSWERED = Choice("Selesai: jawaban langsung ke pelapor", "answer_reporter")
+HANDLING = [
+    Choice("Aplikasi: beri petunjuk ke petugas", "instruct_field_officer"),
+    Choice("Jaringan: Telkom dihubungi, petugas memeriksa", "instruct_field_officer"),
+    Choice("Laporkan ke Kabid", "review_by_kabid"),
+    ANSWERED,
+    Choice("Kembalikan ke pelapor: keluhan belum jelas", "answer_reporter", "returned"),
+]
+REVIEWED = [Choice("Teruskan petunjuk ke Kasi untuk petugas", "instruct_field_officer"), ANSWERED]
+FIELD_CHECK = [Choice(FIXED, "answer_reporter"), Choice(NOT_FIXED, "prepare_next_round")]
+
 with sop_dag(
-    SOP,
-    params=trigger_form(helpdesk.TRIGGER_FORM, helpdesk.TRIGGER_DEFAULTS),
-    tags=["layanan"],
+    SOP, params=trigger_form(helpdesk.TRIGGER_FORM, helpdesk.TRIGGER_DEFAULTS), tags=["layanan"]
 ):
     # 1 JFU: receive the complaint and report it to the Kasi (a later round: the same ticket)
-    record_complaint = work(
-        SOP, 1, task_id="record_complaint", run="piak.sops.helpdesk:record_complaint"
-    )
+    record_complaint = work(SOP, 1, run=helpdesk.record_complaint)
     # 2 Kasi (decision): answer, contact Telkom, instruct the officer or report to the Kabid
     decide_handling = decision(
         SOP,
         2,
         task_id="decide_handling",
-        choices=[
-            Choice("Aplikasi: beri petunjuk ke petugas", "instruct_field_officer"),
-            Choice("Jaringan: Telkom dihubungi, petugas memeriksa", "instruct_field_officer"),
-            Choice("Laporkan ke Kabid", "review_by_kabid"),
-            Choice("Selesai: jawaban langsung ke pelapor", "answer_reporter"),
-            Choice("Kembalikan ke pelapor: keluhan belum jelas", "answer_reporter", "returned"),
-        ],
+        choices=HANDLING,
         fields={"jawaban": ANSWER},
         show=COMPLAINT,
     )
@@ -55,11 +55,8 @@ with sop_dag(
         SOP,
         3,
         task_id="review_by_kabid",
-        choices=[
-            Choice("Teruskan petunjuk ke Kasi untuk petugas", "instruct_field_officer"),
-            Choice("Selesai: jawaban langsung ke pelapor", "answer_reporter"),
-        ],
-        fields={"jawaban": Param("", title="Jawaban / disposisi", **TEXT)},
+        choices=REVIEWED,
+        fields={"jawaban": text_field("Jawaban / disposisi")},
         show=COMPLAINT,
     )
     # 4 Kasi: instruct the field officer
@@ -67,7 +64,7 @@ with sop_dag(
         SOP,
         4,
         task_id="instruct_field_officer",
-        fields={"petunjuk": Param("", title="Petunjuk untuk petugas", **TEXT)},
+        fields={"petunjuk": text_field("Petunjuk untuk petugas")},
         show=COMPLAINT,
         trigger_rule="none_failed_min_one_success",
     )
@@ -76,8 +73,8 @@ with sop_dag(
         SOP,
         5,
         task_id="check_in_field",
-        choices=[Choice(FIXED, "answer_reporter"), Choice(NOT_FIXED, "prepare_next_round")],
-        fields={"temuan": Param("", title="Temuan dan tindakan di lapangan", **TEXT)},
+        choices=FIELD_CHECK,
+        fields={"temuan": text_field("Temuan dan tindakan di lapangan")},
         show=COMPLAINT
         + "Petunjuk Kasi: {{ ti.xcom_pull(task_ids='instruct_field_officer', key='answer')"
         "['params_input']['petunjuk'] }}",
@@ -87,7 +84,7 @@ with sop_dag(
         SOP,
         5,
         task_id="prepare_next_round",
-        run="piak.sops.helpdesk:next_round",
+        run=helpdesk.next_round,
         agenda_event="putaran-berikutnya",
     )
     reopen_complaint = TriggerDagRunOperator(
@@ -103,15 +100,10 @@ with sop_dag(
     )
     # 6 JFU: the answers to the reporter's contact, then the archive (proof of follow-up)
     answer_reporter = work(
-        SOP,
-        6,
-        task_id="answer_reporter",
-        run="piak.sops.helpdesk:answer_reporter",
-        agenda_event="jawaban-dikirim",
-        trigger_rule=ALL_DONE,
+        SOP, 6, run=helpdesk.answer_reporter, agenda_event="jawaban-dikirim", trigger_rule=ALL_DONE
     )
     archive_answer = work(
-        SOP, 6, task_id="archive_answer", run="piak.sops.helpdesk:archive", trigger_rule=ALL_DONE
+        SOP, 6, task_id="archive_answer", run=helpdesk.archive, trigger_rule=ALL_DONE
     )
 
     (

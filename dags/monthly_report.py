@@ -17,7 +17,6 @@ with office_dag(
     title=monthly_report.TITLE,
     doc_md=monthly_report.__doc__,
     schedule="0 7 1 * *",
-    max_active_runs=1,
     tags=["laporan"],
     params={
         "bulan": Param(

@@ -10,7 +10,7 @@ from airflow.sdk import Param
 
 from piak.sops import usage_policy
 from piak.workflow.dagkit import sop_dag, work
-from piak.workflow.signoff import Choice, decision
+from piak.workflow.signoff import Choice, decisions
 
 SOP = "out_of_policy_usage"
 DECISIONS = ["report_to_kasi", "report_to_kabid", "report_to_kadis"]
@@ -30,6 +30,21 @@ def close(label: str) -> Choice:
     return Choice(label, "record_case", "rejected")
 
 
+# The case's way up (steps 2-4): the step, the task, what it offers (a choice's label and the
+# task it leads to).
+KASI = [Choice("Teruskan ke Kabid", "report_to_kabid"), close("Bukan pelanggaran: tutup kasus")]
+KABID = [Choice("Teruskan ke Kepala Dinas", "report_to_kadis"), close("Tutup kasus: cukup teguran")]
+KADIS = [
+    Choice("Hentikan layanan: blokir akun dan putus sesi", "stop_service"),
+    close("Tidak dihentikan: tutup kasus"),
+]
+REPORTS = [
+    (2, "report_to_kasi", KASI),
+    (3, "report_to_kabid", KABID),
+    (4, "report_to_kadis", KADIS),
+]
+
+
 with sop_dag(
     SOP,
     dag_id="out_of_policy_case",
@@ -45,33 +60,19 @@ with sop_dag(
 ):
     # 1 (its outcome) the case monitoring opened, with its evidence
     present = work(
-        SOP, 1, task_id="present_case", run="piak.sops.usage_policy:present_case",
+        SOP, 1, run=usage_policy.present_case,
         agenda_event="kasus-dibuka",
     )  # fmt: skip
     # 2 Report to the Kasi; 3 to the Kabid; 4 to the Kepala Dinas - each may close the case
-    kasi = decision(
-        SOP, 2, task_id="report_to_kasi", show=CASE,
-        choices=[Choice("Teruskan ke Kabid", "report_to_kabid"),
-                 close("Bukan pelanggaran: tutup kasus")],
-    )  # fmt: skip
-    kabid = decision(
-        SOP, 3, task_id="report_to_kabid", show=CASE,
-        choices=[Choice("Teruskan ke Kepala Dinas", "report_to_kadis"),
-                 close("Tutup kasus: cukup teguran")],
-    )  # fmt: skip
-    kadis = decision(
-        SOP, 4, task_id="report_to_kadis", show=CASE,
-        choices=[Choice("Hentikan layanan: blokir akun dan putus sesi", "stop_service"),
-                 close("Tidak dihentikan: tutup kasus")],
-    )  # fmt: skip
+    kasi, kabid, kadis = decisions(SOP, REPORTS, show=CASE)
     # 5 Administrator: stop the service - the account locked, its sessions ended, confirmed
     stop = work(
-        SOP, 5, task_id="stop_service", run="piak.sops.usage_policy:stop_service",
+        SOP, 5, run=usage_policy.stop_service,
         op_kwargs={"decision_task": "report_to_kadis"},
     )  # fmt: skip
     # 6 Administrator: the case in the agenda (archive), whatever was decided
     record = work(
-        SOP, 6, task_id="record_case", run="piak.sops.usage_policy:record_case",
+        SOP, 6, run=usage_policy.record_case,
         op_kwargs={"decision_tasks": DECISIONS}, trigger_rule="none_failed_min_one_success",
     )  # fmt: skip
 

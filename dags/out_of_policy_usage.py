@@ -18,12 +18,11 @@ POLICY = usage_policy.load_policy()
 with sop_dag(
     SOP,
     schedule=POLICY.schedule,
-    max_active_runs=1,
     params=trigger_form(usage_policy.TRIGGER_FORM, usage_policy.TRIGGER_DEFAULTS),
     tags=["keamanan"],
 ):
     # 1 Administrator: monitoring - sessions and the audit trail against the policy
-    monitor = work(SOP, 1, task_id="monitor_usage", run="piak.sops.usage_policy:monitor_usage")
+    monitor = work(SOP, 1, run=usage_policy.monitor_usage)
     # 2-6 one run per case (DAG out_of_policy_case): the Kasi, Kabid, Kadis, the block, archive
     list_cases = PythonOperator(
         task_id="list_cases",

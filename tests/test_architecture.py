@@ -7,7 +7,6 @@ into another."""
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,10 +16,10 @@ LAYERS = ["core", "engines", "workflow", "sops", "web"]
 
 
 def sop_modules() -> set[str]:
-    """The modules DAG files name in ``run="piak.sops.<module>:<function>"``."""
+    """The SOP modules the DAG files name (``from piak.sops import backup`` and the like)."""
     found = set()
     for path in (ROOT / "dags").glob("*.py"):
-        found |= set(re.findall(r'"piak\.sops\.(\w+):\w+"', path.read_text(encoding="utf-8")))
+        found |= {m.rsplit(".", 1)[1] for m in imported_piak_modules(path) if layer_of(m) == "sops"}
     return found
 
 

@@ -128,7 +128,8 @@ def _dag_args(
         else None,
         "start_date": START_DATE,
         "catchup": False,
-        "max_active_runs": kwargs.pop("max_active_runs", 16),
+        # a scheduled DAG runs one at a time: a slow night never overlaps the next
+        "max_active_runs": kwargs.pop("max_active_runs", 1 if schedule else 16),
         "default_args": {
             **DEFAULT_ARGS,
             "on_failure_callback": [
@@ -339,11 +340,22 @@ def trigger_form(
 
 
 def work(
-    sop_code: str, step_number: int | tuple[int, ...], *, task_id: str, run: str, **kwargs: Any
+    sop_code: str,
+    step_number: int | tuple[int, ...],
+    *,
+    run: str | Callable[..., Any],
+    task_id: str | None = None,
+    **kwargs: Any,
 ) -> BaseOperator:
-    """An operational step (or consecutive steps) of ``sop_code`` performed by code."""
+    """An operational step (or consecutive steps) of ``sop_code`` performed by ``run`` (a
+    function taking the task context); ``task_id`` is the function's name unless given."""
+    path = reference(run)
     return SopStepOperator(
-        sop_code=sop_code, step_number=step_number, run=run, task_id=task_id, **kwargs
+        sop_code=sop_code,
+        step_number=step_number,
+        run=path,
+        task_id=task_id or path.rpartition(":")[2],
+        **kwargs,
     )
 
 
@@ -371,7 +383,7 @@ def wait(
     step_number: int,
     *,
     task_id: str,
-    until: str,
+    until: str | Callable[..., Any],
     poke_interval: float = 60,
     timeout: timedelta = timedelta(hours=20),
     **kwargs: Any,
@@ -380,13 +392,19 @@ def wait(
     return SopWaitSensor(
         sop_code=sop_code,
         step_number=step_number,
-        until=until,
+        until=reference(until),
         task_id=task_id,
         mode="reschedule",
         poke_interval=poke_interval,
         timeout=timeout,
         **kwargs,
     )
+
+
+def reference(target: str | Callable[..., Any]) -> str:
+    """``"package.module:function"`` for a task's code: a DAG file names the function itself;
+    its operator keeps the path, imported when the task runs (:func:`resolve`)."""
+    return f"{target.__module__}:{target.__qualname__}" if callable(target) else target
 
 
 def resolve(path: str) -> Callable[..., Any]:

@@ -21,7 +21,7 @@ This module imports the standard provider's operators: import it from DAG files 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -502,6 +502,35 @@ def decision(
     )
 
 
+def text_field(title: str, *, max_length: int = 4000) -> Param:
+    """A form field for a few lines of free text (at least 3 characters)."""
+    return Param(
+        "", type="string", minLength=3, maxLength=max_length, format="multiline", title=title
+    )
+
+
+def decisions(
+    sop_code: str,
+    rows: Iterable[tuple[int, str, list[Choice]]],
+    *,
+    show: str | Callable[[str], str],
+    **kwargs: Any,
+) -> list[RoleBranchOperator]:
+    """A chain of decisions written as a table: one per row ``(step, task_id, choices)``, in
+    order; ``show`` is what each shows, or makes it from the task id."""
+    return [
+        decision(
+            sop_code,
+            step,
+            task_id=task_id,
+            choices=choices,
+            show=show(task_id) if callable(show) else show,
+            **kwargs,
+        )
+        for step, task_id, choices in rows
+    ]
+
+
 def entry(
     sop_code: str,
     step_number: int,
@@ -528,6 +557,8 @@ def _common(
     note_required_for: tuple[str, ...],
     extra: dict[str, Any],
 ) -> dict[str, Any]:
+    from piak.workflow.dagkit import reference
+
     sop = registry.get_sop(sop_code)
     step = sop.step(step_number)
     if NOTE in fields:
@@ -548,12 +579,13 @@ def _common(
             **{NOTE_FOR: list(note_required_for)},
         ),
     }
+    run_if = extra.pop("run_if", None)  # "module:function" or the function
     signoff = SignoffStep(
         sop_code,
         step_number,
         step.role,
         required,
-        run_if=extra.pop("run_if", None),
+        run_if=reference(run_if) if run_if else None,
         agenda_event=extra.pop("agenda_event", None),
     )
     return {
