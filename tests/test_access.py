@@ -60,7 +60,7 @@ def test_the_project_file_names_every_dag_and_gives_every_role_a_holder():
     ("change", "fragment"),
     [
         ({"users": {"x": {"name": "X", "roles": ["kepala"]}}}, "users.x.roles[0]: harus salah"),
-        ({"users": {"x": {"name": "X", "roles": []}}}, "users.x.roles: terlalu pendek"),
+        ({"users": {"x": {"name": "X", "roles": []}}}, "users.x.roles: paling sedikit 1 isian"),
         ({"users": {"a b": {"name": "X", "roles": ["kasi"]}}}, "users.a b.[key]: bentuknya"),
         ({"users": {"admin": {"name": "A", "roles": ["kasi"]}}}, "users.admin: akun admin"),
         ({"users": {"x": {"name": "X", "roles": ["kasi"], "email": "x@a.id, y@b.id"}}},

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sop_helpers import RunTI, context
 
-from piak.core import deadlines
+from piak.core import deadlines, sealed
 from piak.core.errors import PiakError
 from piak.sops import helpdesk
 from piak.sops.helpdesk import FIXED, NOT_FIXED
@@ -65,6 +65,12 @@ def test_the_answers_reach_the_reporter_once(caplog):
     text = (helpdesk.ticket_dir(recorded["ticket"]) / "arsip_putaran-1.md").read_text()
     assert archived["note"].endswith("putaran 1 diarsipkan: sudah berfungsi")
     assert "- Kepada: 0812-0000-0000" in text and "Melalui: OfficeNotifier" in text
+    folder = helpdesk.ticket_dir(recorded["ticket"])  # the ticket's folder, sealed as proof
+    assert sealed.case_problems(folder, "helpdesk") == []
+    (folder / "arsip_putaran-1.md").write_text(text.replace("Kepada", "KEPADA"))  # same size
+    assert sealed.case_problems(folder, "helpdesk") == [
+        "berkas arsip_putaran-1.md: SHA-256 berbeda"
+    ]
 
 
 def test_not_working_goes_round_again_with_its_history():

@@ -43,14 +43,14 @@ def test_the_projects_own_files_load():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("    columns:", "    colour: merah\n    columns:"), "agreements.0.colour: kunci tidak"),
-        (("valid_to: 2027-01-31", "valid_to: 2027-13-01"), "agreements.0.valid_to: harus tanggal"),
-        (("NO_KEL]", "PNYDNG_CCT]"), "agreements.0.columns: kolom PNYDNG_CCT tidak ada"),
+        (("    columns:", "    colour: merah\n    columns:"), "agreements[0].colour: kunci tidak"),
+        (("valid_to: 2027-01-31", "valid_to: 2027-13-01"), "agreements[0].valid_to: harus tanggal"),
+        (("NO_KEL]", "PNYDNG_CCT]"), "agreements[0].columns: kolom PNYDNG_CCT tidak ada"),
         (("valid_from: 2026-02-01", "valid_from: 2027-06-01"), "valid_from harus sebelum"),
         (("    columns:", "    open_identity: true\n    columns:"), "memerlukan identity_clause"),
-        (("number: PKS/010/DUKCAPIL/2026", "number: 'PKS;DROP'"), "agreements.0.number"),
+        (("number: PKS/010/DUKCAPIL/2026", "number: 'PKS;DROP'"), "agreements[0].number"),
         (("columns: [NAMA_LGKP, JENIS_KLMIN, TGL_LHR, NO_KEL]", "columns: []"),
-         "agreements.0.columns: paling sedikit 1 isian"),
+         "agreements[0].columns: paling sedikit 1 isian"),
     ],
 )  # fmt: skip
 def test_a_bad_registry_is_refused_naming_file_key_and_expectation(tmp_path, change, message):
@@ -70,11 +70,12 @@ def test_a_number_registered_twice_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("suppression_floor: 5", "suppression_floor: 1"), "suppression_floor: harus >= 2"),
+        (("suppression_floor: 5", "suppression_floor: 1"),
+         "suppression_floor: terlalu kecil (batas 2)"),
         (("suppression_floor: 5", "suppression_threshold: 5"),
          "suppression_threshold: kunci tidak dikenal"),
-        (("conn_id: siak_db", "conn_id: 'siak db; rm -rf'"), "conn_id: berisi karakter"),
-        (("  city: Contoh\n", ""), "office.city: wajib diisi"),
+        (("conn_id: siak_db", "conn_id: 'siak db; rm -rf'"), "conn_id: bentuknya tidak sah"),
+        (("  city: Contoh\n", ""), "office.city: wajib ada"),
     ],
 )  # fmt: skip
 def test_a_bad_provision_config_is_refused_naming_file_key_and_expectation(

@@ -91,9 +91,16 @@ _EXPECTED = {
     "tuple_type": "harus daftar",
     "greater_than_equal": "terlalu kecil",
     "less_than_equal": "terlalu besar",
-    "too_short": "terlalu pendek",
-    "too_long": "terlalu panjang",
+    "too_short": "paling sedikit {min_length} isian",
+    "too_long": "paling banyak {max_length} isian",
     "string_pattern_mismatch": "bentuknya tidak sah",
+    "string_too_short": "paling sedikit {min_length} karakter",
+    "string_too_long": "paling banyak {max_length} karakter",
+    "date_type": "harus tanggal TTTT-BB-HH",
+    "date_parsing": "harus tanggal TTTT-BB-HH",
+    "date_from_datetime_parsing": "harus tanggal TTTT-BB-HH",
+    "datetime_type": "harus waktu TTTT-BB-HH JJ:MM",
+    "datetime_parsing": "harus waktu TTTT-BB-HH JJ:MM",
 }
 
 
@@ -110,6 +117,8 @@ def describe(error: dict[str, Any]) -> str:
         expected = f"harus salah satu dari {choices}"
     else:
         expected = _EXPECTED.get(kind, error.get("msg", "tidak sah"))
+        if "{" in expected:
+            expected = expected.format(**error.get("ctx", {}))
         if kind in ("greater_than_equal", "less_than_equal"):
             bound = error.get("ctx", {})
             expected += f" (batas {bound.get('ge', bound.get('le'))})"
@@ -147,10 +156,21 @@ def parse_yaml(text: str, loader: type[yaml.SafeLoader] = SafeLoader) -> Any:
     return yaml.load(text, Loader=loader)  # ruff: ignore[unsafe-yaml-load] - always a safe loader
 
 
+class _ConfigLoader(SafeLoader):
+    """YAML without its own date parsing: dates reach the model as text, so a bad one is
+    refused with its key (YAML would fail on ``2026-13-01`` without saying where)."""
+
+
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def read_yaml(path: Path, what: str) -> Any:
     """The YAML document of ``path`` (an empty file is ``{}``)."""
     try:
-        data = parse_yaml(Path(path).read_text(encoding="utf-8"))
+        data = parse_yaml(Path(path).read_text(encoding="utf-8"), _ConfigLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: berkas konfigurasi {what} tidak ditemukan") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

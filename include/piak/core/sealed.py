@@ -8,6 +8,11 @@ looks complete. :func:`file_problems` checks a folder against its manifest (miss
 symlinked, resized or changed files). Manifests are untrusted input: every entry must be a plain
 file name (:func:`check_name`).
 
+A case folder (a complaint, a proposal, a case of misuse) grows step by step while its run goes
+on, so it cannot be renamed into place: its archive step seals it where it is
+(:func:`seal_case`: the same manifest, kind ``case/<sop>``, over every file then in it; sealed
+again by a later round) and :func:`case_problems` checks it afterwards.
+
 Folders written before this module (``piak-backup-set/1``, ``piak-data-provision/2``) stay
 readable: their readers accept the legacy formats, each with its own checksum rule.
 """
@@ -230,3 +235,27 @@ def seal(work: Path, final: Path, text: str) -> Path:
     finally:
         os.close(fd)
     return final
+
+
+def seal_case(folder: Path, sop_code: str, **about: Any) -> Path:
+    """Seal a case folder where it is: ``manifest.json`` (kind ``case/<sop_code>``, ``about``
+    kept in it) over every file the folder holds now; a rerun seals it again, the same way."""
+    from piak.core.files import write_text_atomic
+
+    folder = Path(folder)
+    names = []
+    for path in sorted(folder.iterdir()):
+        if path.name == MANIFEST or path.name.startswith("."):
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise PiakError(f"{folder.name}: {path.name} bukan berkas biasa: folder kasus ditolak")
+        names.append(check_name(path.name, folder.name))
+    body = {"format": FORMAT, "kind": f"case/{sop_code}", **about}
+    body["files"] = [e.as_dict() for e in describe(folder, names)]
+    return write_text_atomic(folder / MANIFEST, manifest_text(body))
+
+
+def case_problems(folder: Path, sop_code: str) -> list[str]:
+    """What differs between a sealed case folder and its manifest (empty list: intact)."""
+    body = read_file(Path(folder), kind=f"case/{sop_code}")
+    return file_problems(Path(folder), parse_entries(body.get("files"), Path(folder).name))

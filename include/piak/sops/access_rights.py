@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from piak.core import letters, settings
+from piak.core import letters, sealed, settings
 from piak.core.access_register import BLOCKED, history, load_register, update_register
 from piak.core.errors import InvalidRequest, PiakError
 from piak.core.files import write_bytes_atomic, write_text_atomic
@@ -293,6 +293,7 @@ def issue_access(context: Any, decision_task: str, pacts_task: str) -> dict[str,
     letter = _notice_letter(context, checked, outcome)
     if failed:  # the letter and the register show what was confirmed; the step fails
         raise PiakError("tidak terkonfirmasi di SIAK: " + "; ".join(failed))
+    sealed.seal_case(proposal_dir(context), "access_rights", proposal=checked["nomor"])
     lines = ", ".join(f"baris {g['line']} -> {g['account']} ({g['role']})" for g in granted)
     left = [o for o in outcome if not o["granted"]]
     return {
@@ -495,6 +496,7 @@ def record_refusal(context: Any, decision_tasks: list[str]) -> dict[str, Any]:
         proposal_dir(context) / "ditolak.json",
         json.dumps({"langkah": task_id, "catatan": note, "oleh": who}, ensure_ascii=False),
     )
+    sealed.seal_case(proposal_dir(context), "access_rights", proposal=checked["nomor"])
     return {
         "output_ref": str(letter),
         "outcome": "returned" if returned else "rejected",

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from piak.core import settings
+from piak.core import sealed, settings
 from piak.core.config import Strict, load_model
 from piak.core.errors import InvalidRequest, PiakError
 from piak.core.files import write_text_atomic
@@ -317,6 +317,7 @@ def archive(context: Any) -> dict[str, str]:
             "",
         ]
     path = write_text_atomic(folder / f"arsip_putaran-{number}.md", "\n".join(lines))
+    sealed.seal_case(folder, "helpdesk", ticket=ticket, round=number)
     field = _answer(context, "check_in_field")
     state = (
         "tidak diperiksa petugas dalam batas waktu"

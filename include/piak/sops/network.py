@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from piak.core import settings
+from piak.core import sealed, settings
 from piak.core.config import Strict, checked, load_model
 from piak.core.errors import InvalidRequest, PiakError
 from piak.core.files import write_text_atomic
@@ -460,6 +460,7 @@ def write_report(context: Any, answer_tasks: list[str]) -> dict[str, Any]:
     )
     lines += ["", f"Status: {status}"]
     path = write_text_atomic(folder / "laporan.md", "\n".join(lines) + "\n")
+    sealed.seal_case(folder, "network_maintenance", ticket=ticket_number(context))
     kabid = answered_by(context, "report_to_kabid")
     return {
         "output_ref": str(path),

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field, model_validator
 
-from piak.core import access_register, settings
+from piak.core import access_register, sealed, settings
 from piak.core.config import Duration, Strict, load_model
 from piak.core.errors import InvalidRequest
 from piak.core.files import write_text_atomic
@@ -529,4 +529,5 @@ def record_case(context: Any, decision_tasks: list[str]) -> dict[str, Any]:
         step, who, note = closed_by or ("-", "-", "-")
         outcome = f"ditutup tanpa pemblokiran ({step}, {who}: {note})"
     path = write_text_atomic(folder / "arsip.md", "\n".join(lines) + "\n")
+    sealed.seal_case(folder, "out_of_policy_usage", case=case["kasus"])
     return {"output_ref": str(path), "note": f"{case['kasus']}: {outcome}"}

@@ -7,7 +7,8 @@
   opened (and under which clause).
 
 A mistake is refused with the file, the key and what was expected, e.g.
-``config/pks.yaml: agreements.0.valid_to: harus tanggal TTTT-BB-HH (didapat '2026-13-01')``.
+``config/pks.yaml: agreements[0].valid_to: harus tanggal TTTT-BB-HH, bukan '2026-13-01'``
+(:func:`piak.core.config.load_model`).
 """
 
 from __future__ import annotations
@@ -17,31 +18,16 @@ from pathlib import Path
 from typing import Any, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from piak.core import settings
-from piak.core.config import SafeLoader, parse_yaml
+from piak.core.config import load_model, validate
 from piak.core.errors import PiakError
 from piak.core.files import write_text_atomic
 
 CONN_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
 PKS_NUMBER = r"^[A-Za-z0-9][A-Za-z0-9./\- ]{2,59}$"
 _STRICT = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-_EXPECTED = {
-    "date_from_datetime_parsing": "harus tanggal TTTT-BB-HH",
-    "date_parsing": "harus tanggal TTTT-BB-HH",
-    "date_type": "harus tanggal TTTT-BB-HH",
-    "extra_forbidden": "kunci tidak dikenal",
-    "missing": "wajib diisi",
-    "int_parsing": "harus bilangan bulat",
-    "int_type": "harus bilangan bulat",
-    "bool_parsing": "harus true atau false",
-    "bool_type": "harus true atau false",
-    "string_type": "harus teks",
-    "string_pattern_mismatch": "berisi karakter yang tidak diizinkan",
-    "tuple_type": "harus daftar",
-    "model_type": "harus kumpulan kunci (mapping)",
-}
 
 
 def provision_file() -> Path:
@@ -50,66 +36,6 @@ def provision_file() -> Path:
 
 def pks_file() -> Path:
     return settings.config_file("PIAK_PKS_FILE", "pks.yaml")
-
-
-_BOUNDS = {
-    "greater_than_equal": "harus >= {ge}",
-    "less_than_equal": "harus <= {le}",
-    "string_too_short": "paling sedikit {min_length} karakter",
-    "string_too_long": "paling banyak {max_length} karakter",
-    "too_short": "paling sedikit {min_length} isian",
-}
-
-
-def _expected(error: Any) -> str:
-    kind = error["type"]
-    if kind in _BOUNDS:
-        return _BOUNDS[kind].format(**error.get("ctx", {}))
-    return _EXPECTED.get(kind, error["msg"].removeprefix("Value error, "))
-
-
-def _message(path: Path, exc: ValidationError) -> str:
-    """Every problem as ``file: key: what was expected (got ...)``."""
-    problems = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(berkas)"
-        expected = _expected(error)
-        got = f" (didapat {error['input']!r})" if error["type"] not in ("missing",) else ""
-        if error["type"] == "extra_forbidden" or isinstance(error.get("input"), dict):
-            got = ""
-        problems.append(f"{key}: {expected}{got}")
-    return f"{path}: " + "; ".join(problems)
-
-
-class _Loader(SafeLoader):
-    """YAML without its own date parsing: dates reach the model as text, so a bad one is
-    refused with its key (YAML would fail on ``2026-13-01`` without saying where)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _read(path: Path) -> Any:
-    try:
-        return parse_yaml(path.read_text(encoding="utf-8"), _Loader)
-    except FileNotFoundError:
-        raise PiakError(f"{path}: berkas konfigurasi tidak ditemukan") from None
-    except yaml.YAMLError as exc:
-        raise PiakError(f"{path}: bukan YAML yang sah ({exc})") from None
-
-
-def _parse(model: type[BaseModel], path: Path, data: Any) -> Any:
-    if not isinstance(data, dict):
-        raise PiakError(
-            f"{path}: harus berisi kumpulan kunci (mapping), bukan {type(data).__name__}"
-        )
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise PiakError(_message(path, exc)) from None
 
 
 # --- provision.yaml ----------------------------------------------------------------------------
@@ -158,7 +84,7 @@ class ProvisionSettings(BaseModel):
 def load_settings(path: Path | None = None) -> ProvisionSettings:
     """``config/provision.yaml`` (or ``PIAK_PROVISION_FILE``), validated."""
     path = Path(path) if path else provision_file()
-    return _parse(ProvisionSettings, path, _read(path))
+    return load_model(path, ProvisionSettings, "penyajian data")
 
 
 # --- pks.yaml ----------------------------------------------------------------------------------
@@ -257,8 +183,7 @@ def load_pks(path: Path | None = None) -> PksRegistry:
     path = Path(path) if path else pks_file()
     if not path.exists():
         return PksRegistry()
-    data = _read(path)
-    return _parse(PksRegistry, path, {} if data is None else data)
+    return load_model(path, PksRegistry, "PKS")
 
 
 _HEADER = """\
@@ -276,10 +201,7 @@ def add_agreement(agreement: Agreement | dict[str, Any], path: Path | None = Non
     path = Path(path) if path else pks_file()
     registry = load_pks(path)
     if isinstance(agreement, dict):
-        try:
-            agreement = Agreement.model_validate(agreement)
-        except ValidationError as exc:
-            raise PiakError(_message(path, exc)) from None
+        agreement = validate(Agreement, agreement, path)
     if registry.find(agreement.number):
         raise PiakError(f"{path}: nomor PKS {agreement.number!r} sudah terdaftar")
     updated = PksRegistry(agreements=(*registry.agreements, agreement))
