@@ -3,11 +3,12 @@
 A DAG file reads like its SOP table::
 
     with sop_dag("helpdesk", params=...):
-        record = work("helpdesk", 1, task_id="record_complaint", run="piak.sops.helpdesk:record")
-        triage = signoff.decision("helpdesk", 2, task_id="decide_handling", choices=[...])
+        record = work("helpdesk", 1, run=helpdesk.record_complaint)
+        triage = signoff.decision("helpdesk", 2, task_id="decide_handling", choices=HANDLING)
 
-Operational steps name their code as ``"module:function"``; it is imported when the task runs,
-so parsing a DAG file imports nothing heavy.
+An operational step names its function; the operator keeps its ``"module:function"`` path and
+imports it when the task runs (SOP modules import what is heavy inside their functions, so
+parsing a DAG file stays light).
 
 Every DAG made by :func:`sop_dag` starts with ``check_trigger_rights``
 (:class:`TriggerRightsOperator`), put before its first tasks when the ``with`` block ends, and
