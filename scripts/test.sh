@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # make test: lint, format check, then the whole pytest suite.
 #
-# Without arguments the suite runs as three pytest processes at once - on two cores most of the
-# end-to-end time is real waiting (deadlines, polling a running Airflow), which the other two fill:
+# Without arguments the suite runs as five pytest processes at once - on two cores most of the
+# end-to-end time is real waiting (deadlines, a person's answer, polling a running Airflow),
+# which the others fill:
 #   unit      unit and integration tests (SQLite, PostgreSQL, sshd; no Airflow)
-#   e2e-own   end-to-end tests that change what the one shared Airflow has in common (its access
-#             file, the SIAK demo database, the backup and hand-over DAGs' deadlines) together
-#             with every test that depends on those; this process starts the Airflow
-#   e2e-more  the other end-to-end tests, on the same Airflow (tests/e2e/conftest.py)
+#   e2e-own   end-to-end tests on the one shared Airflow; this process starts it and stops it
+#             once the other lanes are done
+#   e2e-b, e2e-c, e2e-d   the other end-to-end tests, attached to the same Airflow
+# Tests that change what the Airflow shares hold a lock for it (the access file, the SIAK
+# database: Airflow.holding in tests/e2e/conftest.py) and those that depend on it hold it
+# shared. Two things keep tests in one lane: a DAG step's sign-off deadlines swapped by a test
+# (Airflow.deadlines) go with every other test of that DAG step, and SIAK accounts written by
+# access-rights and out-of-policy runs go with the recovery tests that restore the database.
 # With arguments: one pytest process with those arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,26 +29,32 @@ if (($#)); then
 fi
 
 E2E_OWN=(
-  tests/e2e/test_recovery_dag.py       # swaps the access file, restores the SIAK database
-  tests/e2e/test_backup_dag.py         # short hand-over deadlines; reads the SIAK database
-  tests/e2e/test_browser_signoff.py    # hand-overs (backup_handover)
+  tests/e2e/test_recovery_dag.py       # restores the SIAK database
   tests/e2e/test_access_rights_dag.py  # writes SIAK accounts
   tests/e2e/test_out_of_policy_dag.py  # locks SIAK accounts
-  tests/e2e/test_access_dags.py        # who may trigger what: reads the access file
-  tests/e2e/test_helpdesk_signoffs.py  # exactly who is assigned: reads the access file
-  tests/e2e/test_monthly_report_dag.py # the mail inbox lives in this process
+  tests/e2e/test_access_dags.py
 )
-E2E_MORE=(
+E2E_B=(
+  tests/e2e/test_backup_dag.py         # short hand-over deadlines (backup_handover step 7)
+  tests/e2e/test_browser_signoff.py    # hand-overs (backup_handover)
+)
+E2E_C=(
   tests/e2e/test_helpdesk_dag.py       # short field-check deadlines (helpdesk step 5)
+  tests/e2e/test_helpdesk_signoffs.py  # helpdesk runs
+  tests/e2e/test_data_provision_dag.py
+  tests/e2e/test_monthly_report_dag.py
+)
+E2E_D=(
   tests/e2e/test_immediate_answers.py
+  tests/e2e/test_network_dag.py        # its own network file
   tests/e2e/test_browser_pages.py
   tests/e2e/test_office_pages.py
-  tests/e2e/test_data_provision_dag.py
-  tests/e2e/test_network_dag.py        # its own network file
 )
-missing=$(comm -23 <(ls tests/e2e/test_*.py | sort) <(printf '%s\n' "${E2E_OWN[@]}" "${E2E_MORE[@]}" | sort))
+ATTACHED=(e2e-b e2e-c e2e-d)
+listed=("${E2E_OWN[@]}" "${E2E_B[@]}" "${E2E_C[@]}" "${E2E_D[@]}")
+missing=$(comm -23 <(ls tests/e2e/test_*.py | sort) <(printf '%s\n' "${listed[@]}" | sort))
 if [[ -n $missing ]]; then
-  echo "scripts/test.sh: put these end-to-end files in E2E_OWN or E2E_MORE: $missing" >&2
+  echo "scripts/test.sh: put these end-to-end files in one of the E2E_ lanes: $missing" >&2
   exit 2
 fi
 
@@ -70,24 +81,30 @@ run() {
   pids+=($!)
 }
 
-echo "== pytest (3 processes: unit, e2e-own, e2e-more)"
+echo "== pytest (5 processes: unit, e2e-own, ${ATTACHED[*]})"
 start=$SECONDS
 PIAK_E2E_PUBLISH=$share run e2e-own "${E2E_OWN[@]}"
-PIAK_E2E_ATTACH=$share run e2e-more "${E2E_MORE[@]}"
+PIAK_E2E_ATTACH=$share run e2e-b "${E2E_B[@]}"
+PIAK_E2E_ATTACH=$share run e2e-c "${E2E_C[@]}"
+PIAK_E2E_ATTACH=$share run e2e-d "${E2E_D[@]}"
 run unit -m "not e2e and not distributed and not load and not compose" --ignore=tests/e2e
 
-# e2e-own stops the shared Airflow only once e2e-more is done; e2e-more stops waiting for it
-# when e2e-own ended without publishing one.
+# e2e-own stops the shared Airflow only once every attached lane is done; an attached lane stops
+# waiting for it when e2e-own ended without publishing one.
 signal_when_done() {
-  while [[ ! -f $work/$1.rc ]]; do sleep 1; done
-  touch "$share/$2"
+  local flag=$1
+  shift
+  for name in "$@"; do
+    while [[ ! -f $work/$name.rc ]]; do sleep 1; done
+  done
+  touch "$share/$flag"
 }
-signal_when_done e2e-more done &
-signal_when_done e2e-own publisher-ended &
+signal_when_done done "${ATTACHED[@]}" &
+signal_when_done publisher-ended e2e-own &
 wait
 
 status=0
-for name in unit e2e-own e2e-more; do
+for name in unit e2e-own "${ATTACHED[@]}"; do
   rc=$(cat "$work/$name.rc" 2>/dev/null || echo 1)
   echo "== $name: $([[ $rc == 0 ]] && echo passed || echo "FAILED (exit $rc)")"
   [[ $rc == 0 ]] || status=1

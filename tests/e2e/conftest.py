@@ -6,13 +6,13 @@ through its REST API, as the office's users (simple auth manager logins: the use
 project's config/access.yaml and the extra people of ``access_helpers.EXTRA``, in an access file
 of its own that a test may swap while its runs wait).
 
-``make test`` runs the end-to-end files in two pytest processes on the same Airflow
+``make test`` runs the end-to-end files in four pytest processes on the same Airflow
 (``scripts/test.sh``): the one that starts it publishes it (``PIAK_E2E_PUBLISH``: a folder for
-``airflow.json``) and, at its end, waits for the other to be done before stopping it; the other
-attaches (``PIAK_E2E_ATTACH``: the same folder). Which tests go together is in
-``scripts/test.sh``: those that change what the Airflow shares (its access file, the SIAK
-database, the deadlines of a DAG's sign-offs) run in the same process as every test that depends
-on it. Without either variable, one process starts its own Airflow, as before.
+``airflow.json``) and, at its end, waits for the others to be done before stopping it; the others
+attach (``PIAK_E2E_ATTACH``: the same folder) and read the same mail spool. What tests share
+across processes is locked (:meth:`Airflow.holding`: the access file, the SIAK demo database);
+which tests go together is in ``scripts/test.sh``. Without either variable, one process starts
+its own Airflow, as before.
 """
 
 from __future__ import annotations
@@ -104,6 +104,21 @@ class Airflow:
             yield
         finally:
             path.write_text(before, encoding="utf-8")
+
+    @contextmanager
+    def holding(self, what: str, *, exclusive: bool) -> Generator[None]:
+        """A lock on something this Airflow's tests share across pytest processes (``access``:
+        its access file; ``siak``: the SIAK demo database): held exclusively by a test that
+        changes it, shared by a test whose outcome depends on it staying as it is."""
+        import fcntl
+
+        path = Path(self.env["PIAK_HOME"]).parent / f"{what}.lock"
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def api(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.request(user, method, f"/api/v2{path}", **kwargs)
@@ -282,6 +297,14 @@ class Airflow:
         return "\n".join(lines)[-6000:]
 
 
+@pytest.fixture
+def usual_office(airflow: Airflow) -> Iterator[None]:
+    """For a test that asserts exactly who is asked or mailed: the project's access file stays
+    as it is while it runs (a test in another process may give people more roles meanwhile)."""
+    with airflow.holding("access", exclusive=False):
+        yield
+
+
 @pytest.fixture(scope="session")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     if os.environ.get("PIAK_E2E_ATTACH"):
@@ -296,7 +319,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     # then no longer enter.
     data = Path(tempfile.mkdtemp(prefix="piak-e2e-postgres-"))
     try:
-        with demo.metadata_database(data) as metadata_url, smtp_server() as inbox:
+        with demo.metadata_database(data) as metadata_url, smtp_server(base / "inbox") as inbox:
             yield from _standalone(base, port, access_file, metadata_url, inbox)
     finally:
         shutil.rmtree(data, ignore_errors=True)
@@ -364,6 +387,7 @@ def _publish(server: Airflow, folder: Path) -> None:
         "piak_home": str(server.piak_home),
         "env": server.env,
         "log": str(server.log),
+        "inbox": str(server.inbox.spool) if server.inbox else None,
     }
     partial = folder / "airflow.json.partial"
     partial.write_text(json.dumps(state), encoding="utf-8")
@@ -371,15 +395,21 @@ def _publish(server: Airflow, folder: Path) -> None:
 
 
 def _attached(folder: Path) -> Airflow:
-    """The Airflow another pytest process started (its ``inbox`` stays in that process)."""
+    """The Airflow another pytest process started; its inbox is read from the same spool."""
     deadline = time.monotonic() + READY_TIMEOUT + 120
     while not (folder / "airflow.json").exists():
         if (folder / "publisher-ended").exists() or time.monotonic() > deadline:
             raise RuntimeError(f"no shared Airflow published in {folder}")
         time.sleep(1)
     state = json.loads((folder / "airflow.json").read_text(encoding="utf-8"))
+    inbox = Inbox(Path(state["inbox"])) if state.get("inbox") else None
     return Airflow(
-        state["url"], state["passwords"], Path(state["piak_home"]), state["env"], Path(state["log"])
+        state["url"],
+        state["passwords"],
+        Path(state["piak_home"]),
+        state["env"],
+        Path(state["log"]),
+        inbox,
     )
 
 

@@ -126,7 +126,9 @@ def short_deadlines(airflow):
         yield
 
 
-def test_waiting_receipts_are_reminded_escalated_and_given_up(airflow, short_deadlines):
+def test_waiting_receipts_are_reminded_escalated_and_given_up(
+    airflow, short_deadlines, usual_office
+):
     """Two hand-overs wait for the Kabid: one is answered by the Kadis once escalated, the
     other, which nobody answers, is given up loudly."""
     runs = [backed_up(airflow, night)[1] for night in (4, 5)]

@@ -100,6 +100,14 @@ def request_folder(airflow, run_id: str) -> Path:
     return airflow.piak_home / "storage" / "provision" / number
 
 
+@pytest.fixture(scope="module", autouse=True)
+def usual_siak(airflow):
+    """The demo SIAK database unchanged while these requests extract from it and the tests
+    compare their figures with it (a recovery test in another process changes it)."""
+    with airflow.holding("siak", exclusive=False):
+        yield
+
+
 @pytest.fixture(scope="module")
 def finished(airflow) -> dict[str, str]:
     """Five requests driven to their end at once: name -> run id."""

@@ -27,7 +27,7 @@ def _agenda(airflow, run_id: str) -> dict:
     return {e.task_id: e for e in airflow.agenda(run_id)}
 
 
-def test_only_the_role_holder_can_answer_and_the_run_follows_the_decision(airflow):
+def test_only_the_role_holder_can_answer_and_the_run_follows_the_decision(airflow, usual_office):
     run_id = airflow.trigger(DAG, COMPLAINT, user="jfu")
     airflow.wait_task(DAG, run_id, "decide_handling", {"awaiting_input"})
 

@@ -36,18 +36,26 @@ def set_name(airflow) -> str:
     return "siak_20261001T2300"
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture
 def small_office(airflow):
-    """A small office while these tests run: ``serba`` also holds kasi and kabid, ``wakil``
-    stands in for the Kabid (Plh.), ``plt`` holds kasi and kabid with an exception for successive
+    """A small office while a test runs: ``serba`` also holds kasi and kabid, ``wakil`` stands
+    in for the Kabid (Plh.), ``plt`` holds kasi and kabid with an exception for successive
     sign-offs here (the e2e Airflow's access file, read when each request opens)."""
     path = Path(airflow.env["PIAK_ACCESS_FILE"])
-    before = path.read_text(encoding="utf-8")
-    path.write_text(access_yaml(date.today(), office=True), encoding="utf-8")
-    try:
+    with airflow.holding("access", exclusive=True):
+        before = path.read_text(encoding="utf-8")
+        path.write_text(access_yaml(date.today(), office=True), encoding="utf-8")
+        try:
+            yield
+        finally:
+            path.write_text(before, encoding="utf-8")
+
+
+@pytest.fixture
+def production_changed(airflow):
+    """This test deletes residents from the SIAK demo database and restores them."""
+    with airflow.holding("siak", exclusive=True):
         yield
-    finally:
-        path.write_text(before, encoding="utf-8")
 
 
 def rows(db, table: str) -> int:
@@ -81,7 +89,7 @@ SELF = "Anda memicu run ini, jadi tidak boleh menandatangani langkahnya"
 TWICE = "satu orang tidak boleh memberi dua tanda tangan berurutan"
 
 
-def test_recovery_into_scratch_signed_by_kasi_and_kabid(airflow, set_name):
+def test_recovery_into_scratch_signed_by_kasi_and_kabid(airflow, set_name, small_office):
     run_id = airflow.trigger(DAG, {"set_name": set_name}, user="administrator")
     # While it runs, the nightly backup waits for it instead of failing.
     backup_run = airflow.trigger("backup_database", {}, user="administrator")
@@ -149,7 +157,9 @@ def test_a_refused_production_recovery_touches_nothing(airflow, set_name):
     )
 
 
-def test_a_production_recovery_waits_for_both_permissions_in_a_small_office(airflow, set_name):
+def test_a_production_recovery_waits_for_both_permissions_in_a_small_office(
+    airflow, set_name, small_office, production_changed
+):
     """Triggered by ``serba`` (who may not sign it); the Kasi permits; nothing touched yet; the
     Kabid's deputy permits a.n. the Kabid; after the restore ``plt`` signs both reports under
     the exception, which the agenda records."""
@@ -197,6 +207,8 @@ def test_a_production_recovery_without_the_confirmation_fails_without_retry(airf
     log = airflow.task_log(DAG, run_id, "prepare_recovery")
     assert "confirmation: pemulihan ke produksi harus dikonfirmasi" in log
     assert production.read_bytes() == before
+    # the run ends there (the drill and the nightly backup wait while a recovery runs)
+    assert airflow.wait_finished(DAG, run_id) == "failed"
 
 
 def test_the_trigger_form_refuses_a_path_as_set_name(airflow, set_name):
