@@ -4,8 +4,10 @@ another pytest process on the same machine reads the same inbox (``Inbox(spool)`
 
 from __future__ import annotations
 
+import atexit
 import email
 import json
+import shutil
 import socket
 import tempfile
 import time
@@ -80,10 +82,11 @@ class Inbox:
 def smtp_server(spool: Path | None = None) -> Generator[Inbox]:
     """A started server keeping its mail in ``spool`` (a temporary folder by default);
     ``inbox.connection`` is the ``AIRFLOW_CONN_PIAK_SMTP`` value."""
-    with tempfile.TemporaryDirectory(prefix="piak-inbox-") as scratch:
-        folder = spool or Path(scratch)
-        folder.mkdir(parents=True, exist_ok=True)
-        yield from _serving(Inbox(folder))
+    if spool is None:  # read after the server stopped too: removed when the tests end
+        spool = Path(tempfile.mkdtemp(prefix="piak-inbox-"))
+        atexit.register(shutil.rmtree, spool, ignore_errors=True)
+    spool.mkdir(parents=True, exist_ok=True)
+    yield from _serving(Inbox(spool))
 
 
 def _serving(inbox: Inbox) -> Generator[Inbox]:

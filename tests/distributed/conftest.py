@@ -43,7 +43,8 @@ from piak import demo
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 WORKERS = ("worker-a", "worker-b")
-WORKER_CONCURRENCY = 2
+#: Task slots per worker, as compose's workers have (PIAK_WORKER_CONCURRENCY).
+WORKER_CONCURRENCY = 4
 READY_TIMEOUT = 300
 STOP_TIMEOUT = 30
 REDIS_CLAIM_KEY = "piak:test-topology"
@@ -229,6 +230,7 @@ def _topology_env(base: Path, port: int, metadata_url: str, agenda_url: str, bro
         piak_home=piak_home,
         access_path=access_file,
         metadata_url=metadata_url,
+        parallelism=len(WORKERS) * WORKER_CONCURRENCY,
     )
     env.update(
         {
@@ -241,6 +243,9 @@ def _topology_env(base: Path, port: int, metadata_url: str, agenda_url: str, bro
             "AIRFLOW__CELERY__BROKER_URL": broker,
             "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url,
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+            # the DAG files do not change while the tests run: parsed once (on two cores the
+            # re-parsing every 30 s took CPU the load test's runs need)
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
             "PIAK_AGENDA_URL": agenda_url,
             "PIAK_STORAGE": str(piak_home / "storage"),
             "PIAK_BACKUP_FILE": str(base / "backup.yaml"),

@@ -385,11 +385,13 @@ def wait(
     *,
     task_id: str,
     until: str | Callable[..., Any],
-    poke_interval: float = 60,
+    poke_interval: float = 15,
     timeout: timedelta = timedelta(hours=20),
     **kwargs: Any,
 ) -> BaseOperator:
-    """Wait for a condition before a step (e.g. no recovery running) without failing early."""
+    """Wait for a condition before a step (e.g. no recovery running) without failing early.
+    It looks again every ``poke_interval`` seconds, each look a short task holding no slot in
+    between: a backup waiting for a ten-minute recovery starts at most 15 s after it ended."""
     return SopWaitSensor(
         sop_code=sop_code,
         step_number=step_number,

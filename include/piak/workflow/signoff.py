@@ -41,9 +41,9 @@ from piak.workflow import steps
 log = logging.getLogger(__name__)
 
 #: A sign-off's retry mostly carries an answer Airflow's scheduler cut off
-#: (``_answer_kept_for_a_retry``): the person should not wait for it. With the DAGs' backoff the
-#: first retry comes 3-6 s after the cut, the next 6-12 s.
-RETRY_DELAY = timedelta(seconds=3)
+#: (``_answer_kept_for_a_retry``): the person should not wait a minute for it. (3 s was tried:
+#: answers given the moment a request opened were then asked again.)
+RETRY_DELAY = timedelta(seconds=10)
 
 ANSWER_XCOM = steps.ANSWER_XCOM
 #: XCom keys of a waiting sign-off: when its request opened, how many of its deadlines passed.
