@@ -8,11 +8,12 @@
 #   e2e-own   end-to-end tests on the one shared Airflow; this process starts it and stops it
 #             once the other lanes are done
 #   e2e-b, e2e-c, e2e-d   the other end-to-end tests, attached to the same Airflow
-# Tests that change what the Airflow shares hold a lock for it (the access file, the SIAK
-# database: Airflow.holding in tests/e2e/conftest.py) and those that depend on it hold it
-# shared. Two things keep tests in one lane: a DAG step's sign-off deadlines swapped by a test
-# (Airflow.deadlines) go with every other test of that DAG step, and SIAK accounts written by
-# access-rights and out-of-policy runs go with the recovery tests that restore the database.
+# Tests that change what the Airflow shares hold a lock for it - recovery runs (a backup waits
+# for them), the access file, the SIAK database: Airflow.holding in tests/e2e/conftest.py - and
+# those that depend on it hold it shared. What keeps tests in one lane: sign-off deadlines a
+# test swaps for one DAG step (Airflow.deadlines) go with every other test of that step. Within
+# a lane, files run in the order listed (tests waiting for a lock another lane holds early come
+# late).
 # With arguments: one pytest process with those arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,26 +30,26 @@ if (($#)); then
 fi
 
 E2E_OWN=(
-  tests/e2e/test_recovery_dag.py       # restores the SIAK database
-  tests/e2e/test_access_rights_dag.py  # writes SIAK accounts
-  tests/e2e/test_out_of_policy_dag.py  # locks SIAK accounts
+  tests/e2e/test_recovery_dag.py
+  tests/e2e/test_access_rights_dag.py
   tests/e2e/test_access_dags.py
 )
 E2E_B=(
   tests/e2e/test_backup_dag.py         # short hand-over deadlines (backup_handover step 7)
   tests/e2e/test_browser_signoff.py    # hand-overs (backup_handover)
+  tests/e2e/test_monthly_report_dag.py
 )
 E2E_C=(
   tests/e2e/test_helpdesk_dag.py       # short field-check deadlines (helpdesk step 5)
   tests/e2e/test_helpdesk_signoffs.py  # helpdesk runs
   tests/e2e/test_data_provision_dag.py
-  tests/e2e/test_monthly_report_dag.py
+  tests/e2e/test_office_pages.py
 )
 E2E_D=(
   tests/e2e/test_immediate_answers.py
   tests/e2e/test_network_dag.py        # its own network file
   tests/e2e/test_browser_pages.py
-  tests/e2e/test_office_pages.py
+  tests/e2e/test_out_of_policy_dag.py
 )
 ATTACHED=(e2e-b e2e-c e2e-d)
 listed=("${E2E_OWN[@]}" "${E2E_B[@]}" "${E2E_C[@]}" "${E2E_D[@]}")

@@ -107,9 +107,11 @@ class Airflow:
 
     @contextmanager
     def holding(self, what: str, *, exclusive: bool) -> Generator[None]:
-        """A lock on something this Airflow's tests share across pytest processes (``access``:
-        its access file; ``siak``: the SIAK demo database): held exclusively by a test that
-        changes it, shared by a test whose outcome depends on it staying as it is."""
+        """A lock on something this Airflow's tests share across pytest processes: held
+        exclusively by a test that changes it, shared by a test whose outcome depends on it.
+        ``recovery``: a recovery test's runs (a backup waits for a running recovery);
+        ``access``: the access file; ``siak``: the SIAK demo database. A test holding several
+        takes them in that order (no two processes wait for each other)."""
         import fcntl
 
         path = Path(self.env["PIAK_HOME"]).parent / f"{what}.lock"
@@ -119,6 +121,16 @@ class Airflow:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def backed_up(self, logical_date: str) -> str:
+        """A nightly backup for ``logical_date`` run to success; no recovery test of another
+        process runs meanwhile (the backup would wait for it)."""
+        with self.holding("recovery", exclusive=False):
+            run_id = self.trigger(
+                "backup_database", {}, user="administrator", logical_date=logical_date
+            )
+            assert self.wait_run("backup_database", run_id, timeout=240) == "success"
+        return run_id
 
     def api(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.request(user, method, f"/api/v2{path}", **kwargs)
@@ -295,6 +307,14 @@ class Airflow:
             for item in content
         ]
         return "\n".join(lines)[-6000:]
+
+
+@pytest.fixture(scope="module")
+def usual_siak(airflow: Airflow) -> Iterator[None]:
+    """For a module whose runs read or write the SIAK demo database: a recovery test in another
+    process restores it meanwhile."""
+    with airflow.holding("siak", exclusive=False):
+        yield
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# its runs write SIAK accounts, which a recovery test restoring the database would undo
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("usual_siak")]
 
 DAG = "access_rights"
 GRANT = "Berikan hak akses kepada yang berhak"

@@ -157,10 +157,7 @@ def end_run(airflow: Airflow, run_id: str) -> None:
 def test_kasi_signs_the_handover_in_the_browser_and_the_jfu_cannot(
     airflow: Airflow, playwright: Playwright, chromium: Path, tmp_path: Path
 ):
-    backup_run = airflow.trigger(
-        "backup_database", {}, user="administrator", logical_date="2026-09-20T16:00:00Z"
-    )
-    assert airflow.wait_run("backup_database", backup_run, timeout=240) == "success"
+    airflow.backed_up("2026-09-20T16:00:00Z")
     run_id = "handover__siak_20260920T2300"
     try:
         # Waits past the moment the parked task is reported (apache/airflow#66374).

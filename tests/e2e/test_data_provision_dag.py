@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 
-pytestmark = pytest.mark.e2e
+# the figures are compared with the SIAK demo database as it was when they were extracted
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("usual_siak")]
 
 DAG = "data_provision"
 REQUEST = {
@@ -98,14 +99,6 @@ def drive(airflow, run_id: str, answers: list[tuple]) -> str:
 def request_folder(airflow, run_id: str) -> Path:
     number = next(e for e in airflow.agenda(run_id) if e.task_id == "record_request").output_ref
     return airflow.piak_home / "storage" / "provision" / number
-
-
-@pytest.fixture(scope="module", autouse=True)
-def usual_siak(airflow):
-    """The demo SIAK database unchanged while these requests extract from it and the tests
-    compare their figures with it (a recovery test in another process changes it)."""
-    with airflow.holding("siak", exclusive=False):
-        yield
 
 
 @pytest.fixture(scope="module")

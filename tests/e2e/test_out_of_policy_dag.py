@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+# its runs write SIAK accounts, which a recovery test restoring the database would undo
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("usual_siak")]
 
 DAG, CASE_DAG = "out_of_policy_usage", "out_of_policy_case"
 WIB = ZoneInfo("Asia/Jakarta")

@@ -36,8 +36,16 @@ def set_name(airflow) -> str:
     return "siak_20261001T2300"
 
 
+@pytest.fixture(autouse=True)
+def recovering(airflow):
+    """No backup of another process starts while a test here runs (it would wait for this
+    test's recovery runs); every test here waits for its runs to end."""
+    with airflow.holding("recovery", exclusive=True):
+        yield
+
+
 @pytest.fixture
-def small_office(airflow):
+def small_office(recovering, airflow):
     """A small office while a test runs: ``serba`` also holds kasi and kabid, ``wakil`` stands
     in for the Kabid (Plh.), ``plt`` holds kasi and kabid with an exception for successive
     sign-offs here (the e2e Airflow's access file, read when each request opens)."""
@@ -52,7 +60,7 @@ def small_office(airflow):
 
 
 @pytest.fixture
-def production_changed(airflow):
+def production_changed(small_office, airflow):
     """This test deletes residents from the SIAK demo database and restores them."""
     with airflow.holding("siak", exclusive=True):
         yield
