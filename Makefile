@@ -14,7 +14,7 @@ demo: venv
 	$(PY) -m piak demo --residents $${RESIDENTS:-100000}
 
 ## make test: ruff (lint + format check, AIR rules) and pytest: unit, integration and end-to-end on
-## one shared Airflow, in three processes at once (scripts/test.sh; the Celery topology and the
+## one shared Airflow, in five processes at once (scripts/test.sh; the Celery topology and the
 ## compose stack have their own targets)
 test: venv
 	scripts/test.sh
