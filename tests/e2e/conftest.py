@@ -10,7 +10,8 @@ of its own that a test may swap while its runs wait).
 (``scripts/test.sh``): the one that starts it publishes it (``PIAK_E2E_PUBLISH``: a folder for
 ``airflow.json``) and, at its end, waits for the others to be done before stopping it; the others
 attach (``PIAK_E2E_ATTACH``: the same folder) and read the same mail spool. What tests share
-across processes is locked (:meth:`Airflow.holding`: the access file, the SIAK demo database);
+across processes is locked (:meth:`Airflow.holding`: recovery runs, the access file, the SIAK
+demo database);
 which tests go together is in ``scripts/test.sh``. Without either variable, one process starts
 its own Airflow, as before.
 """

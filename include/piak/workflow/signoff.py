@@ -41,8 +41,8 @@ from piak.workflow import steps
 log = logging.getLogger(__name__)
 
 #: A sign-off's retry mostly carries an answer Airflow's scheduler cut off
-#: (``_answer_kept_for_a_retry``): the person should not wait a minute for it. (3 s was tried:
-#: answers given the moment a request opened were then asked again.)
+#: (``_answer_kept_for_a_retry``): the person should not wait a minute for it. (3 s was tried
+#: once; in that run a request answered the moment it opened opened again - not pinned down.)
 RETRY_DELAY = timedelta(seconds=10)
 
 ANSWER_XCOM = steps.ANSWER_XCOM
