@@ -110,7 +110,8 @@ class Airflow:
     def holding(self, what: str, *, exclusive: bool) -> Generator[None]:
         """A lock on something this Airflow's tests share across pytest processes: held
         exclusively by a test that changes it, shared by a test whose outcome depends on it.
-        ``recovery``: a recovery test's runs (a backup waits for a running recovery);
+        ``recovery``: a recovery test's runs (a backup waits for a running recovery, so one
+        starts only while no recovery test holds it: :meth:`backed_up`);
         ``access``: the access file; ``siak``: the SIAK demo database. A test holding several
         takes them in that order (no two processes wait for each other)."""
         import fcntl
@@ -124,14 +125,27 @@ class Airflow:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def backed_up(self, logical_date: str) -> str:
-        """A nightly backup for ``logical_date`` run to success; no recovery test of another
-        process runs meanwhile (the backup would wait for it)."""
+        """A nightly backup for ``logical_date`` run to success. It starts while no recovery
+        test of another process runs (it would wait for that test's recovery runs)."""
+        dag_id = "backup_database"
         with self.holding("recovery", exclusive=False):
-            run_id = self.trigger(
-                "backup_database", {}, user="administrator", logical_date=logical_date
-            )
-            assert self.wait_run("backup_database", run_id, timeout=240) == "success"
+            run_id = self.trigger(dag_id, {}, user="administrator", logical_date=logical_date)
+            self.wait_task(dag_id, run_id, "wait_for_recovery", {"success"}, timeout=240)
+        assert self.wait_run(dag_id, run_id, timeout=240) == "success"
         return run_id
+
+    def wait_no_run(self, dag_id: str, timeout: float = 240) -> None:
+        """Until no run of ``dag_id`` is queued or running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self.api(
+                "admin", "GET", f"/dags/{dag_id}/dagRuns", params={"state": ["queued", "running"]}
+            )
+            response.raise_for_status()
+            if response.json()["total_entries"] == 0:
+                return
+            time.sleep(1)
+        raise AssertionError(f"{dag_id}: runs still active after {timeout}s")
 
     def api(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.request(user, method, f"/api/v2{path}", **kwargs)
