@@ -10,10 +10,9 @@
 #   e2e-b, e2e-c, e2e-d   the other end-to-end tests, attached to the same Airflow
 # Tests that change what the Airflow shares hold a lock for it - recovery runs (a backup waits
 # for them), the access file, the SIAK database: Airflow.holding in tests/e2e/conftest.py - and
-# those that depend on it hold it shared. What keeps tests in one lane: sign-off deadlines a
-# test swaps for one DAG step (Airflow.deadlines) go with every other test of that step. Within
-# a lane, files run in the order listed (tests waiting for a lock another lane holds early come
-# late).
+# those that depend on it hold it shared; so do sign-off deadlines a test swaps for one step
+# (Airflow.deadlines). Within a lane, files run in the order listed (tests waiting for a lock
+# another lane holds early come late).
 # With arguments: one pytest process with those arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +35,6 @@ E2E_OWN=(
 )
 E2E_B=(
   tests/e2e/test_backup_dag.py         # short hand-over deadlines (backup_handover step 7)
-  tests/e2e/test_browser_signoff.py    # hand-overs (backup_handover)
   tests/e2e/test_monthly_report_dag.py
 )
 E2E_C=(
@@ -50,6 +48,7 @@ E2E_D=(
   tests/e2e/test_network_dag.py        # its own network file
   tests/e2e/test_browser_pages.py
   tests/e2e/test_out_of_policy_dag.py
+  tests/e2e/test_browser_signoff.py    # hand-overs: their usual deadlines held shared
 )
 ATTACHED=(e2e-b e2e-c e2e-d)
 listed=("${E2E_OWN[@]}" "${E2E_B[@]}" "${E2E_C[@]}" "${E2E_D[@]}")

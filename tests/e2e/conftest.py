@@ -93,18 +93,31 @@ class Airflow:
     def deadlines(self, sop_code: str, step: int, **spec: str) -> Generator[None]:
         """This Airflow's sign-off deadlines with one step's replaced (read by the waiting tasks
         when they open and at each deadline), put back afterwards; every other step keeps its
-        own, so tests of other DAGs running meanwhile are not touched."""
+        own, also one another lane replaces meanwhile. Held as lock ``deadlines.<sop>.<step>``:
+        a test relying on that step's usual deadlines holds it shared."""
+        with self.holding(f"deadlines.{sop_code}.{step}", exclusive=True):
+            usual = self._set_deadlines(sop_code, step, spec)
+            try:
+                yield
+            finally:
+                self._set_deadlines(sop_code, step, usual)
+
+    def _set_deadlines(self, sop_code: str, step: int, spec: dict | None) -> dict | None:
+        """One step's entry in the deadlines file (None: none), written aside and renamed so a
+        sign-off reading it never sees half; returns the entry it replaced."""
         import yaml
 
         path = Path(self.env["PIAK_SIGNOFFS_FILE"])
-        before = path.read_text(encoding="utf-8")
-        changed = yaml.safe_load(before) or {}
-        changed.setdefault("steps", {}).setdefault(sop_code, {})[step] = spec
-        path.write_text(yaml.safe_dump(changed), encoding="utf-8")
-        try:
-            yield
-        finally:
-            path.write_text(before, encoding="utf-8")
+        with self.holding("signoffs-file", exclusive=True):
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            steps = data.setdefault("steps", {}).setdefault(sop_code, {})
+            replaced = steps.pop(step, None)
+            if spec is not None:
+                steps[step] = spec
+            partial = path.with_suffix(".partial")
+            partial.write_text(yaml.safe_dump(data), encoding="utf-8")
+            partial.replace(path)
+        return replaced
 
     @contextmanager
     def holding(self, what: str, *, exclusive: bool) -> Generator[None]:
@@ -112,8 +125,9 @@ class Airflow:
         exclusively by a test that changes it, shared by a test whose outcome depends on it.
         ``recovery``: a recovery test's runs (a backup waits for a running recovery, so one
         starts only while no recovery test holds it: :meth:`backed_up`);
-        ``access``: the access file; ``siak``: the SIAK demo database. A test holding several
-        takes them in that order (no two processes wait for each other)."""
+        ``access``: the access file; ``siak``: the SIAK demo database; before them
+        ``deadlines.<sop>.<step>`` (:meth:`deadlines`). A test holding several takes them in
+        that order (no two processes wait for each other)."""
         import fcntl
 
         path = Path(self.env["PIAK_HOME"]).parent / f"{what}.lock"

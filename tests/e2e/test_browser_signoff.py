@@ -154,8 +154,20 @@ def end_run(airflow: Airflow, run_id: str) -> None:
         airflow.api("admin", "PATCH", f"/dags/{DAG}/dagRuns/{run_id}", json={"state": "failed"})
 
 
+@pytest.fixture
+def usual_handover_deadlines(airflow: Airflow) -> Iterator[None]:
+    """The Kabid's receipt keeps its usual deadlines while this test opens it (the backup tests
+    shorten them for a while)."""
+    with airflow.holding("deadlines.backup_database.7", exclusive=False):  # SOP code, step
+        yield
+
+
 def test_kasi_signs_the_handover_in_the_browser_and_the_jfu_cannot(
-    airflow: Airflow, playwright: Playwright, chromium: Path, tmp_path: Path
+    airflow: Airflow,
+    playwright: Playwright,
+    chromium: Path,
+    tmp_path: Path,
+    usual_handover_deadlines: None,
 ):
     airflow.backed_up("2026-09-20T16:00:00Z")
     run_id = "handover__siak_20260920T2300"
