@@ -35,6 +35,7 @@ E2E_OWN=(
 )
 E2E_B=(
   tests/e2e/test_backup_dag.py         # short hand-over deadlines (backup_handover step 7)
+  tests/e2e/test_browser_signoff.py    # hand-overs: their usual deadlines, after the swap
   tests/e2e/test_monthly_report_dag.py
 )
 E2E_C=(
@@ -48,7 +49,6 @@ E2E_D=(
   tests/e2e/test_network_dag.py        # its own network file
   tests/e2e/test_browser_pages.py
   tests/e2e/test_out_of_policy_dag.py
-  tests/e2e/test_browser_signoff.py    # hand-overs: their usual deadlines held shared
 )
 ATTACHED=(e2e-b e2e-c e2e-d)
 listed=("${E2E_OWN[@]}" "${E2E_B[@]}" "${E2E_C[@]}" "${E2E_D[@]}")
