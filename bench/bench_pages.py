@@ -73,7 +73,7 @@ def run() -> str:
         office_pages.agenda_page("admin", filters, items)
 
     def compliance_page() -> None:
-        rows = office_pages.compliance(office_pages.agenda_entries("admin", filters), "langkah")
+        rows = agenda.compliance(office_pages.agenda_entries("admin", filters), "langkah")
         office_pages.compliance_page(month, "langkah", rows, [])
 
     def export() -> None:
