@@ -194,18 +194,13 @@ def sshd(tmp_path_factory) -> Iterator[dict]:
         proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def dns_server() -> Iterator[dict]:
-    """A real DNS server (Debian's dnsmasq) on a loopback port of its own, answering for
-    ``dinas.local`` only: ``siak.dinas.local`` -> 127.0.0.5, any other name there NXDOMAIN.
-    Installs dnsmasq-base when missing (as root); stopped at the end of the session."""
+def _start_dnsmasq(log: Path) -> tuple[int, subprocess.Popen | None]:
+    """dnsmasq on a free loopback port, once it says it started; None if the port was taken."""
     import time
 
-    subprocess.run([str(ROOT / "scripts/ensure-debian-packages.sh"), "dnsmasq-base"], check=True)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    log = Path(tempfile.mkdtemp(prefix="piak-dns-")) / "dnsmasq.log"
     proc = subprocess.Popen(
         ["dnsmasq", "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
          "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
@@ -215,9 +210,30 @@ def dns_server() -> Iterator[dict]:
     )  # fmt: skip
     deadline = time.monotonic() + 20
     while "started" not in log.read_text():
+        if proc.poll() is not None and "Address already in use" in log.read_text():
+            return port, None
         if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
             pytest.fail(f"dnsmasq did not start: {log.read_text()}")
         time.sleep(0.1)
+    return port, proc
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[dict]:
+    """A real DNS server (Debian's dnsmasq) on a loopback port of its own, answering for
+    ``dinas.local`` only: ``siak.dinas.local`` -> 127.0.0.5, any other name there NXDOMAIN.
+    Installs dnsmasq-base when missing (as root); stopped at the end of the session."""
+    subprocess.run([str(ROOT / "scripts/ensure-debian-packages.sh"), "dnsmasq-base"], check=True)
+    log = Path(tempfile.mkdtemp(prefix="piak-dns-")) / "dnsmasq.log"
+    # dnsmasq listens on UDP and TCP: a port free for UDP may be taken for TCP by another test
+    # process meanwhile - then it is tried again on another port
+    for _attempt in range(5):
+        port, proc = _start_dnsmasq(log)
+        if proc is not None:
+            break
+    else:
+        pytest.fail(f"dnsmasq did not start: {log.read_text()}")
     try:
         yield {
             "server": "127.0.0.1",
